@@ -1,0 +1,1 @@
+"""Weekly metric assets (one per category) and the reporting assets built on them."""

@@ -1,0 +1,73 @@
+"""Reporting: the weekly snapshot (data + Block Kit) and its delivery to Slack."""
+
+
+import dagster as dg
+
+from paren_pulse import constants as c
+from paren_pulse.assets.infrastructure import weekly_infrastructure
+from paren_pulse.assets.pricing import weekly_pricing
+from paren_pulse.assets.utilization import weekly_utilization
+from paren_pulse.partitions import Week, weekly_partitions
+from paren_pulse.resources.history import HistoryStore
+from paren_pulse.resources.reports import ReportStore
+from paren_pulse.resources.slack import SlackResource
+from paren_pulse.slack_blocks import render_blocks, render_fallback_text, render_preview
+from paren_pulse.snapshot import snapshot_for_week
+
+# Runs carrying this tag compute but never post (sensor refreshes of old weeks, tests, backfills).
+NO_POST_TAG = "paren_pulse/post"
+BACKFILL_TAG = "dagster/backfill"
+
+
+@dg.asset(
+    partitions_def=weekly_partitions,
+    group_name="reporting",
+    deps=[weekly_infrastructure, weekly_utilization, weekly_pricing],
+)
+def weekly_snapshot(
+    context: dg.AssetExecutionContext, history: HistoryStore, reports: ReportStore
+) -> dg.MaterializeResult:
+    """The week's snapshot read back from the metrics history: per country the three categories
+    (each with its own as-of date), the grand total and the caveats, rendered as Block Kit."""
+    week = Week.from_key(context.partition_key)
+    data = snapshot_for_week(history, week)
+    blocks = render_blocks(data)
+    path = reports.save(week.key, {"data": data, "blocks": blocks, "text": render_fallback_text(data)})
+    us, ca = data[c.US], data[c.CA]
+    return dg.MaterializeResult(
+        metadata={
+            "preview": dg.MetadataValue.md(render_preview(data)),
+            "path": str(path),
+            "blocks": len(blocks),
+            "utilization_week": data["sources"]["utilization_week_start"],
+            "us_stations": us[c.INFRASTRUCTURE][c.AGGREGATE][c.SPINE_STATIONS],
+            "ca_stations": ca[c.INFRASTRUCTURE][c.AGGREGATE][c.SPINE_STATIONS],
+            "us_sessions": us[c.UTILIZATION][c.AGGREGATE][c.SESSIONS],
+            "ca_sessions": ca[c.UTILIZATION][c.AGGREGATE][c.SESSIONS],
+        }
+    )
+
+
+@dg.asset(partitions_def=weekly_partitions, group_name="reporting", kinds={"slack"}, deps=[weekly_snapshot])
+def weekly_slack_report(
+    context: dg.AssetExecutionContext, slack: SlackResource, reports: ReportStore
+) -> dg.MaterializeResult:
+    """The week's message in Slack (or the local outbox without a token): one message per week
+    and channel, edited on re-runs. Backfills and refresh runs never post."""
+    week = Week.from_key(context.partition_key)
+    tags = context.run.tags
+    if BACKFILL_TAG in tags or tags.get(NO_POST_TAG) == "false":
+        reason = "backfill run" if BACKFILL_TAG in tags else f"run tagged {NO_POST_TAG}=false"
+        context.log.info(f"Not posting week {week}: {reason}.")
+        return dg.MaterializeResult(metadata={"posted": False, "reason": reason})
+    payload = reports.load(week.key)
+    result = slack.publish_weekly(week.key, payload["blocks"], payload["text"])
+    context.log.info(f"Week {week} {result.action} to {result.destination}: {result.location}")
+    return dg.MaterializeResult(
+        metadata={
+            "posted": result.destination == "slack",
+            "destination": result.destination,
+            "action": result.action,
+            "location": result.location,
+        }
+    )
