@@ -7,6 +7,7 @@ Never a bare traceback: every expected failure is one line on stderr.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import os
 import re
@@ -70,6 +71,16 @@ def run_week(week: Week, post: bool = True) -> Any:
         run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
     )
     if not result.success:
+        failed_checks = [
+            f"{ev.check_name}: {ev.description}"
+            for ev in result.get_asset_check_evaluations()
+            if not ev.passed and ev.severity.value == "ERROR"
+        ]
+        if failed_checks:
+            raise CommandFailed(
+                f"week {week} not posted: blocking check failed: " + "; ".join(failed_checks)
+                + " (see `paren-pulse reconcile` and the Dagster UI)"
+            )
         raise CommandFailed(f"week {week}: {_failure_message(result)}")
     return result
 
@@ -101,9 +112,33 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_reconcile(args: argparse.Namespace) -> int:
+    from paren_pulse.resources.environments import resources_for
+    from paren_pulse.watchdog import format_report, reconcile_week
+
+    if args.weeks is not None and args.weeks < 1:
+        raise ConfigurationError("--weeks must be at least 1")
+    last = parse_week(args.week) if args.week else latest_complete_week()
+    weeks = [Week(last.start - dt.timedelta(days=7 * i)) for i in range(args.weeks or 1)][::-1]
+    require_demo_warehouse()
+    resources = resources_for()
+    clean = True
+    for week in weeks:
+        report = reconcile_week(week, resources)
+        clean = clean and report.clean
+        print(format_report(report, show_all=args.all))
+    return EXIT_OK if clean else EXIT_FAILED
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
+    from paren_pulse.demo.drift import inject
     from paren_pulse.demo.generator import main_build
 
+    if args.inject_drift:
+        require_demo_warehouse()
+        for fault in args.inject_drift:
+            print(f"injected: {inject(demo_paths(), fault)}", file=sys.stderr)
+        return EXIT_OK
     if args.scale <= 0:
         raise ConfigurationError("--scale must be positive (1.0 = Paren's real volume)")
     summary = main_build(pulse_home(), scale=args.scale, seed=args.seed)
@@ -136,7 +171,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--scale", type=float, default=0.01, help="session volume; 1.0 = Paren's real volume (default 0.01)")
     demo.add_argument("--seed", type=int, default=20251, help="random seed (default 20251)")
+    demo.add_argument(
+        "--inject-drift",
+        action="append",
+        choices=["duplicate-batch", "reclassify-network", "wrong-currency"],
+        help="put a realistic fault into the existing demo warehouse (repeatable); rebuild with `demo` to undo",
+    )
     demo.set_defaults(func=cmd_demo)
+
+    rec = sub.add_parser(
+        "reconcile",
+        help="compare stored weeks with the dashboard's formulation; exit 0 clean, 1 drift, 2 usage",
+        description="Reconciliation watchdog: metric, ours, reference, delta, tolerance, status.",
+    )
+    group = rec.add_mutually_exclusive_group()
+    group.add_argument("--week", help="week start (a Monday); default: the latest complete week")
+    group.add_argument("--weeks", type=int, help="the last N complete weeks")
+    rec.add_argument("--all", action="store_true", help="list every metric, not only the ones that differ")
+    rec.set_defaults(func=cmd_reconcile)
     return parser
 
 

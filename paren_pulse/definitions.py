@@ -8,12 +8,14 @@ from paren_pulse.assets.infrastructure import weekly_infrastructure
 from paren_pulse.assets.pricing import weekly_pricing
 from paren_pulse.assets.reporting import weekly_slack_report, weekly_snapshot
 from paren_pulse.assets.utilization import weekly_utilization
+from paren_pulse.checks import all_checks
 from paren_pulse.jobs import utilization_refresh_job, weekly_metrics_job
 from paren_pulse.resources.environments import resources_for
 from paren_pulse.schedules import weekly_metrics_schedule
 
 defs = dg.Definitions(
     assets=[weekly_infrastructure, weekly_utilization, weekly_pricing, weekly_snapshot, weekly_slack_report],
+    asset_checks=all_checks(),
     jobs=[weekly_metrics_job, utilization_refresh_job],
     schedules=[weekly_metrics_schedule],
     resources=resources_for(),
