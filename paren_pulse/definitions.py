@@ -12,11 +12,13 @@ from paren_pulse.checks import all_checks
 from paren_pulse.jobs import utilization_refresh_job, weekly_metrics_job
 from paren_pulse.resources.environments import resources_for
 from paren_pulse.schedules import weekly_metrics_schedule
+from paren_pulse.sensors import check_failure_alert_sensor, run_failure_alert_sensor
 
 defs = dg.Definitions(
     assets=[weekly_infrastructure, weekly_utilization, weekly_pricing, weekly_snapshot, weekly_slack_report],
     asset_checks=all_checks(),
     jobs=[weekly_metrics_job, utilization_refresh_job],
     schedules=[weekly_metrics_schedule],
+    sensors=[check_failure_alert_sensor, run_failure_alert_sensor],
     resources=resources_for(),
 )
