@@ -7,6 +7,7 @@ import dagster as dg
 from paren_pulse.assets.infrastructure import weekly_infrastructure
 from paren_pulse.assets.pricing import weekly_pricing
 from paren_pulse.assets.reporting import weekly_slack_report, weekly_snapshot
+from paren_pulse.assets.spine import afdc_spine
 from paren_pulse.assets.utilization import weekly_utilization
 from paren_pulse.checks import all_checks
 from paren_pulse.jobs import utilization_refresh_job, weekly_metrics_job
@@ -15,7 +16,14 @@ from paren_pulse.schedules import weekly_metrics_schedule
 from paren_pulse.sensors import check_failure_alert_sensor, run_failure_alert_sensor
 
 defs = dg.Definitions(
-    assets=[weekly_infrastructure, weekly_utilization, weekly_pricing, weekly_snapshot, weekly_slack_report],
+    assets=[
+        afdc_spine,
+        weekly_infrastructure,
+        weekly_utilization,
+        weekly_pricing,
+        weekly_snapshot,
+        weekly_slack_report,
+    ],
     asset_checks=all_checks(),
     jobs=[weekly_metrics_job, utilization_refresh_job],
     schedules=[weekly_metrics_schedule],

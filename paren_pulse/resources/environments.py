@@ -13,6 +13,7 @@ from typing import Any
 
 import dagster as dg
 
+from paren_pulse.assets.spine import NrelApiResource
 from paren_pulse.resources.catalog import MySQLCatalogResource, SQLiteCatalogResource
 from paren_pulse.resources.clickhouse import ClickHouseResource, EmbeddedClickHouseResource
 from paren_pulse.resources.history import ClickHouseHistoryStore, ParquetHistoryStore
@@ -49,6 +50,7 @@ def demo_resources() -> dict[str, Any]:
         "history": ParquetHistoryStore(root=str(paths.history_dir)),
         "reports": ReportStore(root=str(paths.snapshots_dir)),
         "slack": slack_resource(),
+        "nrel": NrelApiResource(),
     }
 
 
@@ -75,6 +77,7 @@ def production_resources() -> dict[str, Any]:
         "history": ClickHouseHistoryStore(clickhouse=clickhouse),
         "reports": ReportStore(root=str(pulse_home() / "snapshots")),
         "slack": slack_resource(),
+        "nrel": NrelApiResource(),
     }
 
 
