@@ -10,7 +10,13 @@ from paren_pulse.assets.utilization import weekly_utilization
 from paren_pulse.partitions import Week, weekly_partitions
 from paren_pulse.resources.history import HistoryStore
 from paren_pulse.resources.reports import ReportStore
-from paren_pulse.resources.slack import SlackResource
+from paren_pulse.resources.slack import (
+    REPOST_TAG,
+    SLACK_MAX_RETRIES,
+    SlackConfigurationError,
+    SlackDeliveryError,
+    SlackResource,
+)
 from paren_pulse.slack_blocks import render_blocks, render_fallback_text, render_preview
 from paren_pulse.snapshot import snapshot_for_week
 
@@ -48,26 +54,57 @@ def weekly_snapshot(
     )
 
 
-@dg.asset(partitions_def=weekly_partitions, group_name="reporting", kinds={"slack"}, deps=[weekly_snapshot])
+@dg.asset(
+    partitions_def=weekly_partitions,
+    group_name="reporting",
+    kinds={"slack"},
+    deps=[weekly_snapshot],
+    # Safe only because every attempt starts again from the lookup of the week's message (an
+    # attempt that posted and then lost the answer is edited, not repeated). Ambiguous Slack
+    # failures request their own retry below with the resource's delay; this policy covers the
+    # unexpected rest. Configuration errors raise Failure(allow_retries=False), which it skips.
+    retry_policy=dg.RetryPolicy(max_retries=SLACK_MAX_RETRIES, delay=30, backoff=dg.Backoff.EXPONENTIAL),
+)
 def weekly_slack_report(
     context: dg.AssetExecutionContext, slack: SlackResource, reports: ReportStore
 ) -> dg.MaterializeResult:
     """The week's message in Slack (or the local outbox without a token): one message per week
-    and channel, edited on re-runs. Backfills and refresh runs never post."""
+    and channel, edited on re-runs. Backfills and refresh runs never post. A run tagged
+    `paren_pulse/repost=true` only edits the week's existing message (never posts a new one)."""
     week = Week.from_key(context.partition_key)
     tags = context.run.tags
     if BACKFILL_TAG in tags or tags.get(NO_POST_TAG) == "false":
         reason = "backfill run" if BACKFILL_TAG in tags else f"run tagged {NO_POST_TAG}=false"
         context.log.info(f"Not posting week {week}: {reason}.")
         return dg.MaterializeResult(metadata={"posted": False, "reason": reason})
+    repost = tags.get(REPOST_TAG, "").strip().lower() in ("1", "true", "yes")
     payload = reports.load(week.key)
-    result = slack.publish_weekly(week.key, payload["blocks"], payload["text"])
+    try:
+        result = slack.publish_weekly(week.key, payload["blocks"], payload["text"], allow_new=not repost)
+    except SlackDeliveryError as err:
+        if isinstance(err, SlackConfigurationError) or not err.retryable:
+            # Retrying cannot fix a token, a scope, a channel or a rendering bug: fail once, loudly.
+            raise dg.Failure(
+                description=str(err),
+                metadata={"slack_error": err.slack_error or "", "retryable": False},
+                allow_retries=False,
+            ) from err
+        # retry_number: 0 on the first attempt; the delay doubles like the policy's backoff.
+        delay = slack.retry_delay_seconds * (2 ** context.retry_number)
+        attempt = context.retry_number + 1
+        context.log.warning(f"Week {week}: {err} (attempt {attempt}; retrying in {delay:g} s)")
+        raise dg.RetryRequested(max_retries=SLACK_MAX_RETRIES, seconds_to_wait=delay) from err
     context.log.info(f"Week {week} {result.action} to {result.destination}: {result.location}")
-    return dg.MaterializeResult(
-        metadata={
-            "posted": result.destination == "slack",
-            "destination": result.destination,
-            "action": result.action,
-            "location": result.location,
-        }
-    )
+    metadata: dict[str, dg.RawMetadataValue] = {
+        "posted": result.destination == "slack",
+        "destination": result.destination,
+        "action": result.action,
+        "location": result.location,
+        "repost": repost,
+    }
+    if result.destination == "slack":
+        metadata.update(channel=result.channel or "", ts=result.ts or "")
+        metadata["thread_replies"] = result.thread_replies
+    if result.notes:
+        metadata["notes"] = "; ".join(result.notes)
+    return dg.MaterializeResult(metadata=metadata)

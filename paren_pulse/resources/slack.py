@@ -1,15 +1,134 @@
-"""Slack delivery. With no token configured, messages go to a local outbox (never an error)."""
+"""Slack delivery: exactly one message per (channel, week), whatever fails.
+
+With no token configured, messages go to a local outbox (never an error).
+
+With a token, every delivery starts with a lookup: the ts stored in a small ledger next to the
+outbox, then the channel's history scanned for our message metadata
+(`event_type` + the week in `event_payload`). Found -> `chat.update`; not found ->
+`chat.postMessage` carrying that metadata. Slack has no idempotency key, so the SDK's own retries
+are cut down to failures that cannot have reached Slack (refused connection, DNS) plus 429s
+(honouring Retry-After). Anything ambiguous (timeout after sending, 5xx, dropped connection)
+raises `SlackDeliveryError(retryable=True)`: the Dagster step is re-run, starts again from the
+lookup and edits what the lost attempt may have posted. Configuration problems raise
+`SlackConfigurationError`, which says what to fix and must not be retried.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
+import fcntl
+import http.client
 import json
+import logging
 import os
+import socket
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.error import URLError
 
 import dagster as dg
+from pydantic import Field
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
+from slack_sdk.http_retry.handler import RetryHandler
+from slack_sdk.http_retry.request import HttpRequest
+from slack_sdk.http_retry.response import HttpResponse
+from slack_sdk.http_retry.state import RetryState
+
+from paren_pulse.slack_validation import ThreadReply, fit_message, fit_text, validate_message
+
+log = logging.getLogger(__name__)
+
+WEEKLY_EVENT_TYPE = "paren_pulse_weekly"
+DETAIL_EVENT_TYPE = "paren_pulse_weekly_detail"
+ALERT_EVENT_TYPE = "paren_pulse_alert"
+# Run tag for an explicit re-post of a past week: edit that week's message, never post a new one.
+REPOST_TAG = "paren_pulse/repost"
+# Step retries for ambiguous failures (each retry starts again from the lookup).
+SLACK_MAX_RETRIES = 3
+HISTORY_PAGE_SIZE = 200
+# A bound on the history scan: a week whose message cannot be ruled out is not posted blindly.
+HISTORY_MAX_PAGES = 100
+ALERT_LOOKBACK = dt.timedelta(days=14)
+
+# What each configuration error means and what to do about it. `{channel}` and `{bot}` are filled in.
+CONFIGURATION_ERRORS: dict[str, str] = {
+    "not_authed": "no token reached Slack: set SLACK_BOT_TOKEN to the bot token (xoxb-...)",
+    "invalid_auth": "Slack does not accept SLACK_BOT_TOKEN: copy the Bot User OAuth Token (xoxb-...) "
+    "from the app's 'OAuth & Permissions' page",
+    "token_revoked": "the token in SLACK_BOT_TOKEN was revoked (app uninstalled or token rotated): "
+    "reinstall the app to the workspace and update SLACK_BOT_TOKEN",
+    "token_expired": "the token in SLACK_BOT_TOKEN expired (token rotation is on): issue a new token "
+    "and update SLACK_BOT_TOKEN",
+    "account_inactive": "the bot's user or workspace is deactivated: "
+    "reinstall the app and update SLACK_BOT_TOKEN",
+    "missing_scope": "the token lacks a scope ({needed}): add chat:write and channels:history "
+    "(groups:history for a private channel) under 'OAuth & Permissions', reinstall, update SLACK_BOT_TOKEN",
+    "no_permission": "the token may not use this channel: "
+    "check the app's scopes and the channel's posting rules",
+    "channel_not_found": "channel {channel} does not exist or the bot cannot see it: set SLACK_CHANNEL_ID "
+    "to the channel's id (C..., from 'View channel details'), not its name; "
+    "for a private channel invite the bot first",
+    "not_in_channel": "invite the bot to the channel {channel}: /invite @{bot}",
+    "is_archived": "channel {channel} is archived: unarchive it or set SLACK_CHANNEL_ID to another channel",
+    "restricted_action": "the workspace does not let the bot post in {channel}: "
+    "ask an admin, or pick another channel",
+}
+# Transient on Slack's side; re-running the step (from the lookup) is safe.
+TRANSIENT_ERRORS = frozenset(
+    {
+        "internal_error",
+        "fatal_error",
+        "service_unavailable",
+        "request_timeout",
+        "ratelimited",
+        "message_not_found",
+    }
+)
+
+
+class SlackDeliveryError(Exception):
+    """Delivery failed. `retryable` says whether re-running the step (from the lookup) may help."""
+
+    def __init__(self, message: str, *, retryable: bool, slack_error: str | None = None) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+        self.slack_error = slack_error
+
+
+class SlackConfigurationError(SlackDeliveryError):
+    """A setting is wrong (token, scope, channel); the message says what to fix. Never retried."""
+
+    def __init__(self, message: str, *, slack_error: str | None = None) -> None:
+        super().__init__(message, retryable=False, slack_error=slack_error)
+
+
+class ConnectPhaseRetryHandler(RetryHandler):
+    """Retries only failures in which the request cannot have reached Slack.
+
+    urllib wraps errors raised while connecting/sending in URLError; a refused connection or a
+    failed name lookup happens before a byte is sent, so sending again cannot duplicate a message.
+    A connection dropped or timed out after sending (RemoteDisconnected, ConnectionResetError,
+    socket timeout) is deliberately NOT retried here, unlike slack_sdk's default
+    ConnectionErrorRetryHandler: Slack may already have stored the message.
+    """
+
+    def _can_retry(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        if response is not None or not isinstance(error, URLError):
+            return False
+        return isinstance(error.reason, ConnectionRefusedError | socket.gaierror)
 
 
 @dataclass(frozen=True)
@@ -21,17 +140,31 @@ class PublishResult:
     location: str  # outbox file path, or "<channel>/<ts>"
     ts: str | None = None
     channel: str | None = None
+    thread_replies: int = 0
+    notes: tuple[str, ...] = ()
 
 
 class SlackResource(dg.ConfigurableResource):
     """Posts the weekly message and alerts; falls back to the outbox without a token."""
 
-    token: str | None = None
+    # repr=False: Dagster and pydantic print resources (errors, logs); the token must never show.
+    token: str | None = Field(
+        default=None, repr=False, description="Bot token (xoxb-...); unset: outbox only."
+    )
     channel_id: str | None = None
     alerts_channel_id: str | None = None
     base_url: str = "https://slack.com/api/"
     outbox_dir: str
     timeout_seconds: int = 15
+    retry_delay_seconds: float = Field(
+        default=30.0,
+        description="Wait before the step is re-run after an ambiguous failure (doubles each time).",
+    )
+    rate_limit_retries: int = Field(
+        default=3, description="429 answers retried in the client after Retry-After."
+    )
+
+    # --- outbox ---------------------------------------------------------------------------
 
     def _write_outbox(self, name: str, payload: dict[str, Any]) -> PublishResult:
         folder = Path(self.outbox_dir)
@@ -42,11 +175,379 @@ class SlackResource(dg.ConfigurableResource):
         os.replace(tmp, target)
         return PublishResult(destination="outbox", action="written", location=str(target))
 
-    def publish_weekly(self, week_key: str, blocks: list[dict[str, Any]], text: str) -> PublishResult:
-        """Exactly one message per (channel, week); outbox file `weekly_<week>.json` without a token."""
-        payload = {"channel": self.channel_id, "text": text, "blocks": blocks, "week": week_key}
-        return self._write_outbox(f"weekly_{week_key}.json", payload)
+    # --- public interface -------------------------------------------------------------------
+
+    def publish_weekly(
+        self, week_key: str, blocks: list[dict[str, Any]], text: str, *, allow_new: bool = True
+    ) -> PublishResult:
+        """Exactly one message per (channel, week); outbox file `weekly_<week>.json` without a token.
+
+        `allow_new=False` (an explicit re-post of a past week) only edits an existing message and
+        raises if the week has none, so a re-post can never add a second message.
+        """
+        if not self.token:
+            payload = {"channel": self.channel_id, "text": text, "blocks": blocks, "week": week_key}
+            return self._write_outbox(f"weekly_{week_key}.json", payload)
+        channel = self._require_channel(self.channel_id, "SLACK_CHANNEL_ID")
+        return self._deliver(
+            channel=channel,
+            event_type=WEEKLY_EVENT_TYPE,
+            payload={"week": week_key},
+            blocks=blocks,
+            text=text,
+            oldest=_week_oldest(week_key),
+            allow_new=allow_new,
+            label=f"week {week_key}",
+        )
 
     def send_alert(self, key: str, text: str, blocks: list[dict[str, Any]] | None = None) -> PublishResult:
-        payload = {"channel": self.alerts_channel_id, "text": text, "blocks": blocks or []}
-        return self._write_outbox(f"alert_{key}.json", payload)
+        """One message per alert key in the alerts channel (edited if sent again within 14 days).
+        Outbox without a token or without SLACK_ALERTS_CHANNEL_ID."""
+        if not self.token or not self.alerts_channel_id:
+            payload = {"channel": self.alerts_channel_id, "text": text, "blocks": blocks or []}
+            return self._write_outbox(f"alert_{key}.json", payload)
+        oldest = f"{(dt.datetime.now(dt.UTC) - ALERT_LOOKBACK).timestamp():.6f}"
+        return self._deliver(
+            channel=self.alerts_channel_id,
+            event_type=ALERT_EVENT_TYPE,
+            payload={"key": key},
+            blocks=blocks or [],
+            text=text,
+            oldest=oldest,
+            allow_new=True,
+            label=f"alert {key}",
+        )
+
+    # --- delivery ---------------------------------------------------------------------------
+
+    def _require_channel(self, channel: str | None, setting: str) -> str:
+        if not channel:
+            raise SlackConfigurationError(
+                f"a Slack token is set but {setting} is not: set it to the channel id (C...)"
+            )
+        return channel
+
+    def _client(self) -> WebClient:
+        return WebClient(
+            token=self.token,
+            base_url=self.base_url if self.base_url.endswith("/") else self.base_url + "/",
+            timeout=self.timeout_seconds,
+            # Replaces the SDK defaults on purpose: its ConnectionErrorRetryHandler resends after a
+            # dropped connection and ServerErrorRetryHandler after a 500, both of which can
+            # duplicate a message Slack already stored. All handlers share one attempt counter.
+            retry_handlers=[
+                ConnectPhaseRetryHandler(max_retry_count=2),
+                RateLimitErrorRetryHandler(max_retry_count=self.rate_limit_retries),
+            ],
+            logger=log,
+        )
+
+    def _deliver(
+        self,
+        *,
+        channel: str,
+        event_type: str,
+        payload: dict[str, str],
+        blocks: list[dict[str, Any]],
+        text: str,
+        oldest: str | None,
+        allow_new: bool,
+        label: str,
+    ) -> PublishResult:
+        main_blocks, replies = fit_message(blocks, text)
+        text = fit_text(text)
+        problems = [str(p) for p in validate_message(main_blocks, text)]
+        for i, reply in enumerate(replies, start=1):
+            problems += [f"reply {i}: {p}" for p in validate_message(reply.blocks, reply.text)]
+        if problems:
+            # A rendering bug: retrying cannot help and Slack would answer invalid_blocks.
+            raise SlackDeliveryError(
+                f"the {label} message breaks Slack limits even after fitting: " + "; ".join(problems[:10]),
+                retryable=False,
+                slack_error="invalid_blocks",
+            )
+        notes = (f"{len(replies)} detail block group(s) moved to thread replies",) if replies else ()
+
+        client = self._client()
+        ledger = _Ledger(Path(self.outbox_dir).parent / "slack_ledger.json")
+        ledger_key = f"{event_type}:{json.dumps(payload, sort_keys=True)}"
+        metadata = {"event_type": event_type, "event_payload": payload}
+
+        existing = self._find(client, channel, metadata, ledger.get(channel, ledger_key), oldest)
+        if existing is not None:
+            ts = existing["ts"]
+            self._call(
+                client,
+                "chat.update",
+                channel=channel,
+                ts=ts,
+                text=text,
+                blocks=main_blocks,
+                metadata=metadata,
+            )
+            action = "updated"
+        elif not allow_new:
+            raise SlackDeliveryError(
+                f"the {label} has no message in channel {channel} to edit; a re-post only edits "
+                f"(run without the {REPOST_TAG} tag to post it for the first time)",
+                retryable=False,
+            )
+        else:
+            response = self._call(
+                client,
+                "chat.postMessage",
+                channel=channel,
+                text=text,
+                blocks=main_blocks,
+                metadata=metadata,
+                unfurl_links=False,
+                unfurl_media=False,
+            )
+            ts = str(response["ts"])
+            action = "posted"
+        # Only a hint for the next lookup: the metadata in Slack stays the source of truth.
+        ledger.put(channel, ledger_key, ts)
+        self._sync_thread(client, channel, ts, payload, replies)
+        return PublishResult(
+            destination="slack",
+            action=action,
+            location=f"{channel}/{ts}",
+            ts=ts,
+            channel=channel,
+            thread_replies=len(replies),
+            notes=notes,
+        )
+
+    def _find(
+        self,
+        client: WebClient,
+        channel: str,
+        metadata: dict[str, Any],
+        hint_ts: str | None,
+        oldest: str | None,
+    ) -> dict[str, Any] | None:
+        """The channel's message carrying `metadata`, via the stored ts first, else a history scan."""
+        if hint_ts:
+            response = self._call(
+                client,
+                "conversations.history",
+                channel=channel,
+                latest=hint_ts,
+                oldest=hint_ts,
+                inclusive=True,
+                limit=1,
+                include_all_metadata=True,
+            )
+            for message in response.get("messages", []):
+                if message.get("ts") == hint_ts and _matches(message, metadata):
+                    return dict(message)
+        matches: list[dict[str, Any]] = []
+        cursor: str | None = None
+        for _ in range(HISTORY_MAX_PAGES):
+            args: dict[str, Any] = {
+                "channel": channel,
+                "limit": HISTORY_PAGE_SIZE,
+                "include_all_metadata": True,
+            }
+            if oldest:
+                args["oldest"] = oldest
+            if cursor:
+                args["cursor"] = cursor
+            response = self._call(client, "conversations.history", **args)
+            matches += [dict(m) for m in response.get("messages", []) if _matches(m, metadata)]
+            cursor = (response.get("response_metadata") or {}).get("next_cursor") or None
+            if not response.get("has_more") or not cursor:
+                break
+        else:
+            raise SlackDeliveryError(
+                f"channel {channel} has more than {HISTORY_MAX_PAGES * HISTORY_PAGE_SIZE} messages since "
+                "the week began; cannot rule out an existing message, so nothing was posted",
+                retryable=False,
+            )
+        if len(matches) > 1:
+            # Only possible if something outside this resource posted; edit the oldest, keep going.
+            log.warning("%d messages carry %s in %s; editing the oldest", len(matches), metadata, channel)
+        return min(matches, key=lambda m: float(m["ts"])) if matches else None
+
+    def _sync_thread(
+        self,
+        client: WebClient,
+        channel: str,
+        parent_ts: str,
+        payload: dict[str, str],
+        replies: list[ThreadReply],
+    ) -> None:
+        """Replies under the message, one per part: edited if present, posted if missing, and
+        parts left over from a bigger earlier version deleted. Idempotent like the main message."""
+        existing: dict[int, str] = {}
+        cursor: str | None = None
+        for _ in range(HISTORY_MAX_PAGES):
+            args: dict[str, Any] = {
+                "channel": channel,
+                "ts": parent_ts,
+                "limit": HISTORY_PAGE_SIZE,
+                "include_all_metadata": True,
+            }
+            if cursor:
+                args["cursor"] = cursor
+            response = self._call(client, "conversations.replies", **args)
+            for message in response.get("messages", []):
+                meta = message.get("metadata") or {}
+                body = meta.get("event_payload") or {}
+                if meta.get("event_type") == DETAIL_EVENT_TYPE and all(
+                    body.get(k) == v for k, v in payload.items()
+                ):
+                    existing.setdefault(int(body.get("part", 0)), str(message["ts"]))
+            cursor = (response.get("response_metadata") or {}).get("next_cursor") or None
+            if not response.get("has_more") or not cursor:
+                break
+        for part, reply in enumerate(replies, start=1):
+            metadata = {"event_type": DETAIL_EVENT_TYPE, "event_payload": {**payload, "part": part}}
+            if part in existing:
+                self._call(
+                    client,
+                    "chat.update",
+                    channel=channel,
+                    ts=existing[part],
+                    text=reply.text,
+                    blocks=reply.blocks,
+                    metadata=metadata,
+                )
+            else:
+                self._call(
+                    client,
+                    "chat.postMessage",
+                    channel=channel,
+                    thread_ts=parent_ts,
+                    text=reply.text,
+                    blocks=reply.blocks,
+                    metadata=metadata,
+                    unfurl_links=False,
+                )
+        for part, ts in sorted(existing.items()):
+            if part > len(replies):
+                with contextlib.suppress(SlackDeliveryError):  # already gone is fine
+                    self._call(client, "chat.delete", channel=channel, ts=ts)
+
+    def _call(self, client: WebClient, method: str, **kwargs: Any) -> dict[str, Any]:
+        """One Web API call; every failure becomes a SlackDeliveryError that says whether to retry."""
+        channel = str(kwargs.get("channel", ""))
+        try:
+            response = (
+                client.api_call(method, json=kwargs)
+                if method.startswith("chat.")
+                else client.api_call(method, params=kwargs)
+            )
+            return dict(response.data) if isinstance(response.data, dict) else {}
+        except SlackApiError as err:
+            raise self._classify(client, method, channel, err) from None
+        except (URLError, OSError, http.client.HTTPException) as err:
+            # Timeouts, resets and dropped connections after sending: Slack may have acted.
+            raise SlackDeliveryError(
+                self._redact(
+                    f"{method} got no answer ({type(err).__name__}: {err}); Slack may or may not "
+                    "have acted, the step will start again from the lookup"
+                ),
+                retryable=True,
+            ) from None
+        except SlackClientError as err:
+            raise SlackDeliveryError(self._redact(f"{method}: {err}"), retryable=False) from None
+
+    def _classify(
+        self, client: WebClient, method: str, channel: str, err: SlackApiError
+    ) -> SlackDeliveryError:
+        status = err.response.status_code
+        data = err.response.data if isinstance(err.response.data, dict) else {}
+        code = str(data.get("error") or f"http_{status}")
+        if code in CONFIGURATION_ERRORS:
+            bot = self._bot_name(client) if code == "not_in_channel" else ""
+            advice = CONFIGURATION_ERRORS[code].format(
+                channel=channel, bot=bot or "<your bot>", needed=data.get("needed") or "see the error"
+            )
+            return SlackConfigurationError(
+                self._redact(f"Slack {method} failed with {code}: {advice}"), slack_error=code
+            )
+        if status == 429 or status >= 500 or code in TRANSIENT_ERRORS:
+            return SlackDeliveryError(
+                f"Slack {method} failed with {code} (HTTP {status}); Slack may or may not have acted, "
+                "the step will start again from the lookup",
+                retryable=True,
+                slack_error=code,
+            )
+        detail = "; ".join(str(m) for m in (data.get("response_metadata") or {}).get("messages", []))
+        return SlackDeliveryError(
+            self._redact(
+                f"Slack {method} failed with {code} (HTTP {status})" + (f": {detail}" if detail else "")
+            ),
+            retryable=False,
+            slack_error=code,
+        )
+
+    def _bot_name(self, client: WebClient) -> str:
+        """The bot's user name for the /invite hint; best effort (an extra call, only on that error)."""
+        try:
+            return str(client.auth_test().get("user") or "")
+        except (SlackClientError, URLError, OSError, http.client.HTTPException):
+            return ""
+
+    def _redact(self, message: str) -> str:
+        """Belt and braces: no message built here should contain the token, but make sure."""
+        return message.replace(self.token, "xoxb-[redacted]") if self.token else message
+
+
+def _matches(message: dict[str, Any], metadata: dict[str, Any]) -> bool:
+    meta = message.get("metadata") or {}
+    body = meta.get("event_payload") or {}
+    return bool(
+        meta.get("event_type") == metadata["event_type"]
+        and all(body.get(k) == v for k, v in metadata["event_payload"].items())
+    )
+
+
+def _week_oldest(week_key: str) -> str | None:
+    """The week's message cannot be older than the week itself: scan history from a day before its
+    start (time zones), which bounds the scan for old weeks too."""
+    try:
+        start = dt.datetime.combine(dt.date.fromisoformat(week_key), dt.time(), tzinfo=dt.UTC)
+    except ValueError:
+        return None
+    return f"{(start - dt.timedelta(days=1)).timestamp():.6f}"
+
+
+class _Ledger:
+    """channel -> key -> ts, in one JSON file written atomically under an exclusive lock, so two
+    runs of different weeks do not lose each other's entries. Never holds the token."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def _read(self) -> dict[str, dict[str, dict[str, str]]]:
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+        except (FileNotFoundError, json.JSONDecodeError):
+            return {}
+        return data.get("channels", {}) if isinstance(data, dict) else {}
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path.with_name(self.path.name + ".lock"), "a+") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def get(self, channel: str, key: str) -> str | None:
+        entry = self._read().get(channel, {}).get(key)
+        return entry.get("ts") if isinstance(entry, dict) else None
+
+    def put(self, channel: str, key: str, ts: str) -> None:
+        with self._locked():
+            channels = self._read()
+            channels.setdefault(channel, {})[key] = {"ts": ts, "at": dt.datetime.now(dt.UTC).isoformat()}
+            tmp = self.path.with_name(f".{self.path.name}.{uuid.uuid4().hex}.tmp")
+            tmp.write_text(
+                json.dumps({"version": 1, "channels": channels}, indent=2, sort_keys=True), encoding="utf-8"
+            )
+            os.replace(tmp, self.path)
