@@ -28,7 +28,9 @@ from paren_pulse.resources.clickhouse import ClickHouseResource
 from paren_pulse.resources.history import HistoryStore
 
 # Partitioned checks are "preview" in Dagster 1.13; they are what per-week reconciliation needs.
-warnings.filterwarnings("ignore", message=".*partitions_def on an AssetCheckSpec.*", category=dg.PreviewWarning)
+warnings.filterwarnings(
+    "ignore", message=".*partitions_def on an AssetCheckSpec.*", category=dg.PreviewWarning
+)
 
 ERROR = dg.AssetCheckSeverity.ERROR
 WARN = dg.AssetCheckSeverity.WARN
@@ -52,7 +54,9 @@ SPINE_IS_FRESH = "infrastructure_spine_is_fresh"
 SESSIONS_ARE_FRESH = "utilization_sessions_are_fresh"
 
 
-def partition_materialization(context: dg.AssetCheckExecutionContext, asset_key: dg.AssetKey) -> dict[str, Any]:
+def partition_materialization(
+    context: dg.AssetCheckExecutionContext, asset_key: dg.AssetKey
+) -> dict[str, Any]:
     """Metadata of this partition's newest materialization (scoped by partition, not 'latest')."""
     records = context.instance.fetch_materializations(
         dg.AssetRecordsFilter(asset_key=asset_key, asset_partitions=[context.partition_key]), limit=1
@@ -100,8 +104,12 @@ def build_category_checks(category: str) -> list[dg.AssetChecksDefinition]:
             passed=not problems,
             severity=ERROR,
             description="; ".join(problems[:5]) or "consistent",
-            metadata={"week": context.partition_key, "data_week": data_week.key, "problems": len(problems),
-                      "details": dg.MetadataValue.json(problems[:50])},
+            metadata={
+                "week": context.partition_key,
+                "data_week": data_week.key,
+                "problems": len(problems),
+                "details": dg.MetadataValue.json(problems[:50]),
+            },
         )
 
     @dg.asset_check(
@@ -121,7 +129,11 @@ def build_category_checks(category: str) -> list[dg.AssetChecksDefinition]:
         if values is None:
             return _missing(data_week, category)
         theirs = dashboard_reference.compute(category, data_week, catalog=catalog, clickhouse=clickhouse)
-        return drift_result(context.partition_key, data_week, reconcile.compare(category, values, theirs, reconcile.load_config()))
+        return drift_result(
+            context.partition_key,
+            data_week,
+            reconcile.compare(category, values, theirs, reconcile.load_config()),
+        )
 
     @dg.asset_check(
         asset=asset,
@@ -137,8 +149,13 @@ def build_category_checks(category: str) -> list[dg.AssetChecksDefinition]:
             passed=moved <= limit,
             severity=WARN,
             description=f"largest move {moved:.2f}% ({meta.get('restatement_metric') or 'none'}); tolerance {limit}%",
-            metadata={"week": context.partition_key, "data_week": str(meta.get("data_week", "")),
-                      "max_move_pct": moved, "tolerance_pct": limit, "metric": str(meta.get("restatement_metric", ""))},
+            metadata={
+                "week": context.partition_key,
+                "data_week": str(meta.get("data_week", "")),
+                "max_move_pct": moved,
+                "tolerance_pct": limit,
+                "metric": str(meta.get("restatement_metric", "")),
+            },
         )
 
     checks = [is_consistent, matches_reference, is_not_restated]
@@ -150,7 +167,9 @@ def build_category_checks(category: str) -> list[dg.AssetChecksDefinition]:
             partitions_def=weekly_partitions,
             description=f"{category}: no week-over-week jump beyond the configured band.",
         )
-        def has_no_anomaly(context: dg.AssetCheckExecutionContext, history: HistoryStore) -> dg.AssetCheckResult:
+        def has_no_anomaly(
+            context: dg.AssetCheckExecutionContext, history: HistoryStore
+        ) -> dg.AssetCheckResult:
             data_week, values, _ = stored_values(context, category, history)
             if values is None:
                 return _missing(data_week, category)
@@ -162,15 +181,20 @@ def build_category_checks(category: str) -> list[dg.AssetChecksDefinition]:
                 passed=not found,
                 severity=WARN,
                 description="; ".join(found) or "no anomaly",
-                metadata={"week": context.partition_key, "data_week": data_week.key,
-                          "details": dg.MetadataValue.json(found)},
+                metadata={
+                    "week": context.partition_key,
+                    "data_week": data_week.key,
+                    "details": dg.MetadataValue.json(found),
+                },
             )
 
         checks.append(has_no_anomaly)
     return checks
 
 
-def drift_result(partition_key: str, data_week: Week, comparisons: Sequence[reconcile.Comparison]) -> dg.AssetCheckResult:
+def drift_result(
+    partition_key: str, data_week: Week, comparisons: Sequence[reconcile.Comparison]
+) -> dg.AssetCheckResult:
     errors = [x for x in comparisons if x.status == "error"]
     warns = [x for x in comparisons if x.status == "warn"]
     worst = sorted(comparisons, key=lambda x: -(x.delta_pct if x.delta_pct is not None else float("inf")))
@@ -202,11 +226,18 @@ def fmt(value: float | None) -> str:
 
 
 def freshness_result(
-    partition_key: str, source: str, age_days: int | None, warn_days: float, error_days: float, frontier: str | None
+    partition_key: str,
+    source: str,
+    age_days: int | None,
+    warn_days: float,
+    error_days: float,
+    frontier: str | None,
 ) -> dg.AssetCheckResult:
     if age_days is None:
         return dg.AssetCheckResult(
-            passed=False, severity=ERROR, description=f"{source}: no data at all",
+            passed=False,
+            severity=ERROR,
+            description=f"{source}: no data at all",
             metadata={"week": partition_key, "frontier": frontier or ""},
         )
     severity = ERROR if age_days > error_days else WARN
@@ -215,8 +246,13 @@ def freshness_result(
         severity=severity,
         description=f"{source} frontier {frontier} is {age_days} days before the week's end "
         f"(warn > {warn_days:g}, error > {error_days:g})",
-        metadata={"week": partition_key, "frontier": frontier or "", "age_days": age_days,
-                  "warn_days": warn_days, "error_days": error_days},
+        metadata={
+            "week": partition_key,
+            "frontier": frontier or "",
+            "age_days": age_days,
+            "warn_days": warn_days,
+            "error_days": error_days,
+        },
     )
 
 
@@ -235,7 +271,11 @@ def utilization_sessions_are_fresh(
     cfg = reconcile.load_config().freshness
     age = None if frontier.covered_until is None else max(0, (week.end - frontier.covered_until).days)
     return freshness_result(
-        context.partition_key, "sessions", age, cfg["sessions_warn_days"], cfg["sessions_error_days"],
+        context.partition_key,
+        "sessions",
+        age,
+        cfg["sessions_warn_days"],
+        cfg["sessions_error_days"],
         frontier.covered_until.isoformat() if frontier.covered_until else None,
     )
 
@@ -253,7 +293,11 @@ def infrastructure_spine_is_fresh(context: dg.AssetCheckExecutionContext) -> dg.
     cfg = reconcile.load_config().freshness
     age = None if not snapshot else (week.as_of - dt.date.fromisoformat(str(snapshot))).days
     return freshness_result(
-        context.partition_key, "AFDC spine", age, cfg["spine_warn_days"], cfg["spine_error_days"],
+        context.partition_key,
+        "AFDC spine",
+        age,
+        cfg["spine_warn_days"],
+        cfg["spine_error_days"],
         str(snapshot) if snapshot else None,
     )
 
@@ -263,4 +307,3 @@ def all_checks() -> list[dg.AssetChecksDefinition]:
     for category in c.CATEGORIES:
         built += build_category_checks(category)
     return [*built, utilization_sessions_are_fresh, infrastructure_spine_is_fresh]
-

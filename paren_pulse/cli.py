@@ -78,7 +78,8 @@ def run_week(week: Week, post: bool = True) -> Any:
         ]
         if failed_checks:
             raise CommandFailed(
-                f"week {week} not posted: blocking check failed: " + "; ".join(failed_checks)
+                f"week {week} not posted: blocking check failed: "
+                + "; ".join(failed_checks)
                 + " (see `paren-pulse reconcile` and the Dagster UI)"
             )
         raise CommandFailed(f"week {week}: {_failure_message(result)}")
@@ -101,7 +102,9 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
     require_demo_warehouse()
     result = run_week(week, post=not args.no_post)
     payload = resources_for()["reports"].load(week.key)
-    json.dump({"data": payload["data"], "blocks": payload["blocks"]}, sys.stdout, indent=2, ensure_ascii=False)
+    json.dump(
+        {"data": payload["data"], "blocks": payload["blocks"]}, sys.stdout, indent=2, ensure_ascii=False
+    )
     sys.stdout.write("\n")
     if args.text:
         print(render_preview(payload["data"]), file=sys.stderr)
@@ -142,7 +145,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if args.scale <= 0:
         raise ConfigurationError("--scale must be positive (1.0 = Paren's real volume)")
     summary = main_build(pulse_home(), scale=args.scale, seed=args.seed)
-    print(json.dumps(summary.as_dict() if hasattr(summary, "as_dict") else summary.__dict__, indent=2, default=str))
+    print(
+        json.dumps(
+            summary.as_dict() if hasattr(summary, "as_dict") else summary.__dict__, indent=2, default=str
+        )
+    )
     return EXIT_OK
 
 
@@ -161,7 +168,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     snap.add_argument("--week", help="week start, a Monday (YYYY-MM-DD); default: the latest complete week")
     snap.add_argument("--text", action="store_true", help="also print a human-readable preview on stderr")
-    snap.add_argument("--no-post", action="store_true", help="compute and render, but do not post or write the outbox")
+    snap.add_argument(
+        "--no-post", action="store_true", help="compute and render, but do not post or write the outbox"
+    )
     snap.set_defaults(func=cmd_snapshot)
 
     demo = sub.add_parser(
@@ -169,7 +178,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="(re)build the demo warehouse under PAREN_PULSE_HOME",
         description="Build the deterministic demo warehouse: SQLite catalog + Parquet session batches.",
     )
-    demo.add_argument("--scale", type=float, default=0.01, help="session volume; 1.0 = Paren's real volume (default 0.01)")
+    demo.add_argument(
+        "--scale", type=float, default=0.01, help="session volume; 1.0 = Paren's real volume (default 0.01)"
+    )
     demo.add_argument("--seed", type=int, default=20251, help="random seed (default 20251)")
     demo.add_argument(
         "--inject-drift",

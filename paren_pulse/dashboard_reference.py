@@ -44,7 +44,9 @@ def pricing(catalog: CatalogResource, week: Week) -> metrics.CountryMetrics:
     return metrics.pricing(rows)
 
 
-def compute(category: str, week: Week, *, catalog: CatalogResource, clickhouse: ClickHouseResource) -> metrics.CountryMetrics:
+def compute(
+    category: str, week: Week, *, catalog: CatalogResource, clickhouse: ClickHouseResource
+) -> metrics.CountryMetrics:
     """The reference numbers of `category` for the week they describe."""
     if category == c.INFRASTRUCTURE:
         return infrastructure(catalog, week)
@@ -53,4 +55,3 @@ def compute(category: str, week: Week, *, catalog: CatalogResource, clickhouse: 
     if category == c.PRICING:
         return pricing(catalog, week)
     raise ValueError(f"unknown category {category}")
-

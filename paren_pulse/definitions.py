@@ -13,7 +13,7 @@ from paren_pulse.checks import all_checks
 from paren_pulse.jobs import utilization_refresh_job, weekly_metrics_job
 from paren_pulse.resources.environments import resources_for
 from paren_pulse.schedules import weekly_metrics_schedule
-from paren_pulse.sensors import check_failure_alert_sensor, run_failure_alert_sensor
+from paren_pulse.sensors import check_failure_alert_sensor, run_failure_alert_sensor, session_batch_sensor
 
 defs = dg.Definitions(
     assets=[
@@ -27,6 +27,6 @@ defs = dg.Definitions(
     asset_checks=all_checks(),
     jobs=[weekly_metrics_job, utilization_refresh_job],
     schedules=[weekly_metrics_schedule],
-    sensors=[check_failure_alert_sensor, run_failure_alert_sensor],
+    sensors=[check_failure_alert_sensor, run_failure_alert_sensor, session_batch_sensor],
     resources=resources_for(),
 )

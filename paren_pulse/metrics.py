@@ -64,8 +64,7 @@ def split_by_segment(
     station in a region), not a missing number.
     """
     out: dict[str, dict[str, dict[str, Value]]] = {
-        country: {seg: dict.fromkeys(metrics, 0) for seg in (c.NON_TESLA, c.TESLA)}
-        for country in c.COUNTRIES
+        country: {seg: dict.fromkeys(metrics, 0) for seg in (c.NON_TESLA, c.TESLA)} for country in c.COUNTRIES
     }
     for row in rows:
         country = row["country"]
@@ -120,7 +119,9 @@ def infrastructure(
     return _ordered(result, c.INFRASTRUCTURE_METRICS)
 
 
-def utilization(current_rows: Iterable[Mapping[str, Any]], previous_rows: Iterable[Mapping[str, Any]]) -> CountryMetrics:
+def utilization(
+    current_rows: Iterable[Mapping[str, Any]], previous_rows: Iterable[Mapping[str, Any]]
+) -> CountryMetrics:
     """Successful sessions, attempts, success rate and week over week for one data week."""
     current = split_by_segment(current_rows, (c.SESSIONS, c.ATTEMPTS))
     previous = split_by_segment(previous_rows, (c.SESSIONS,))
@@ -155,13 +156,17 @@ def pricing(rows: Iterable[Mapping[str, Any]]) -> CountryMetrics:
     return _ordered(result, c.PRICING_METRICS)
 
 
-def grand_total(per_country: Mapping[str, Mapping[str, Mapping[str, Value]]], metrics: Sequence[str]) -> dict[str, Value]:
+def grand_total(
+    per_country: Mapping[str, Mapping[str, Mapping[str, Value]]], metrics: Sequence[str]
+) -> dict[str, Value]:
     """US + CA aggregate for the additive metrics only (prices are never totalled across currencies)."""
     total: dict[str, Value] = {}
     for metric in metrics:
         if metric not in c.ADDITIVE_METRICS:
             raise ValueError(f"{metric} is not additive and cannot enter the grand total")
-        values = [per_country[country][c.AGGREGATE].get(metric) for country in c.COUNTRIES if country in per_country]
+        values = [
+            per_country[country][c.AGGREGATE].get(metric) for country in c.COUNTRIES if country in per_country
+        ]
         if not values or any(v is None for v in values):
             total[metric] = None
         else:

@@ -76,9 +76,7 @@ def parse_week(text: str, today: dt.date | None = None) -> Week:
         )
     latest = latest_complete_week(today)
     if day > latest.start:
-        raise WeekError(
-            f"week {text} has not ended yet; the latest complete week is {latest.key}"
-        )
+        raise WeekError(f"week {text} has not ended yet; the latest complete week is {latest.key}")
     if day < PARTITIONS_START:
         raise WeekError(
             f"week {text} precedes the data; the first reportable week is {PARTITIONS_START.isoformat()}"

@@ -19,7 +19,13 @@ Status = Literal["ok", "warn", "error", "known"]
 
 # Metrics compared against the reference, per category.
 DRIFT_METRICS = {
-    c.INFRASTRUCTURE: (c.SPINE_STATIONS, c.SPINE_PORTS, c.TRACKED_STATIONS, c.TRACKED_PORTS, c.PORT_COVERAGE_PCT),
+    c.INFRASTRUCTURE: (
+        c.SPINE_STATIONS,
+        c.SPINE_PORTS,
+        c.TRACKED_STATIONS,
+        c.TRACKED_PORTS,
+        c.PORT_COVERAGE_PCT,
+    ),
     c.UTILIZATION: (c.SESSIONS, c.ATTEMPTS, c.SUCCESS_RATE),
     c.PRICING: (c.AVG_PRICE_PER_KWH, c.PRICED_PORTS),
 }
@@ -80,7 +86,11 @@ def parse_config(raw: dict[str, Any]) -> ReconciliationConfig:
 
 @cache
 def load_config() -> ReconciliationConfig:
-    text = resources.files("paren_pulse").joinpath("reference", "reconciliation.toml").read_text(encoding="utf-8")
+    text = (
+        resources.files("paren_pulse")
+        .joinpath("reference", "reconciliation.toml")
+        .read_text(encoding="utf-8")
+    )
     return parse_config(tomllib.loads(text))
 
 
@@ -146,7 +156,19 @@ def compare(
                 if mine is None and theirs is None:
                     status, note = "ok", "both undefined"
                 out.append(
-                    Comparison(category, country, segment, metric, _num(mine), _num(theirs), delta, warn, error, status, note)
+                    Comparison(
+                        category,
+                        country,
+                        segment,
+                        metric,
+                        _num(mine),
+                        _num(theirs),
+                        delta,
+                        warn,
+                        error,
+                        status,
+                        note,
+                    )
                 )
     return out
 
@@ -200,9 +222,13 @@ def _cell_rules(
     if category == c.INFRASTRUCTURE:
         negative(c.SPINE_STATIONS, c.SPINE_PORTS, c.TRACKED_STATIONS, c.TRACKED_PORTS, c.OPENED_THIS_WEEK)
         if (cell.get(c.SPINE_PORTS) or 0) < (cell.get(c.SPINE_STATIONS) or 0):
-            out.append(f"{where}: spine ports {cell.get(c.SPINE_PORTS)} < stations {cell.get(c.SPINE_STATIONS)}")
+            out.append(
+                f"{where}: spine ports {cell.get(c.SPINE_PORTS)} < stations {cell.get(c.SPINE_STATIONS)}"
+            )
         if (cell.get(c.TRACKED_PORTS) or 0) < (cell.get(c.TRACKED_STATIONS) or 0):
-            out.append(f"{where}: tracked ports {cell.get(c.TRACKED_PORTS)} < stations {cell.get(c.TRACKED_STATIONS)}")
+            out.append(
+                f"{where}: tracked ports {cell.get(c.TRACKED_PORTS)} < stations {cell.get(c.TRACKED_STATIONS)}"
+            )
         coverage = cell.get(c.PORT_COVERAGE_PCT)
         if coverage is not None and not 0 <= coverage <= 100:
             out.append(f"{where}: port coverage {coverage:.2f}% outside 0-100")
@@ -225,7 +251,9 @@ def _cell_rules(
         if price is not None and not low <= price <= high:
             out.append(f"{where}: average {price:.3f} {currency}/kWh outside the plausible band {low}-{high}")
         if cell.get(c.WRONG_CURRENCY_PORTS):
-            out.append(f"{where}: {cell[c.WRONG_CURRENCY_PORTS]} ports priced in a currency other than {currency}")
+            out.append(
+                f"{where}: {cell[c.WRONG_CURRENCY_PORTS]} ports priced in a currency other than {currency}"
+            )
         if segment == c.AGGREGATE and price is None:
             out.append(f"{where}: no priced port")
     return out

@@ -1,6 +1,5 @@
 """The weekly schedule: request the week that just ended."""
 
-
 import datetime as dt
 import os
 

@@ -1,17 +1,23 @@
-"""Alert sensors: every new check failure (WARN and ERROR) once, and every failed run.
+"""Sensors. Alerts: every new check failure (WARN and ERROR) once, and every failed run.
 
 WARN and non-blocking failures never fail a run (dagster issue #29896), so a run-failure sensor
 alone would miss them: this sensor polls each check's execution history with an id cursor.
 A burst of failures in one tick becomes one message.
 """
 
+import datetime as dt
 import json
 import os
 from typing import Any
 
 import dagster as dg
 
+from paren_pulse import compute
+from paren_pulse.assets.reporting import NO_POST_TAG
 from paren_pulse.checks import all_checks
+from paren_pulse.jobs import utilization_refresh_job
+from paren_pulse.partitions import Week, weekly_partitions
+from paren_pulse.resources.clickhouse import ClickHouseResource
 from paren_pulse.resources.slack import SlackResource
 
 CHECK_KEYS: list[dg.AssetCheckKey] = [key for checks in all_checks() for key in checks.check_keys]
@@ -25,7 +31,11 @@ def run_url(run_id: str) -> str:
 
 def describe_failure(record: Any) -> dict[str, Any]:
     """Week, check, severity, description, ours vs reference (when the check compared numbers)."""
-    evaluation = record.event.dagster_event.event_specific_data if record.event and record.event.dagster_event else None
+    evaluation = (
+        record.event.dagster_event.event_specific_data
+        if record.event and record.event.dagster_event
+        else None
+    )
     metadata = {k: v.value for k, v in (evaluation.metadata.items() if evaluation else [])}
     worst = ""
     comparisons = metadata.get("comparisons")
@@ -49,7 +59,9 @@ def alert_text(failures: list[dict[str, Any]]) -> str:
     lines = [f":rotating_light: {len(failures)} new check failure{'s' if len(failures) != 1 else ''}"]
     for f in failures[:20]:
         detail = f["worst"] or f["description"]
-        lines.append(f"• [{f['severity']}] week {f['week']} · {f['check']}: {detail[:300]} (<{f['run_url']}|run>)")
+        lines.append(
+            f"• [{f['severity']}] week {f['week']} · {f['check']}: {detail[:300]} (<{f['run_url']}|run>)"
+        )
     if len(failures) > 20:
         lines.append(f"…and {len(failures) - 20} more: see the Dagster UI")
     return "\n".join(lines)
@@ -66,7 +78,9 @@ def check_failure_alert_sensor(context: dg.SensorEvaluationContext, slack: Slack
     for key in CHECK_KEYS:
         name = key.to_user_string()
         seen = cursor.get(name, 0)
-        records = context.instance.event_log_storage.get_asset_check_execution_history(key, limit=HISTORY_PER_TICK)
+        records = context.instance.event_log_storage.get_asset_check_execution_history(
+            key, limit=HISTORY_PER_TICK
+        )
         for record in records:
             if record.id > seen and record.status.value == "FAILED":
                 failures.append(describe_failure(record))
@@ -95,3 +109,58 @@ def run_failure_alert_sensor(context: dg.RunFailureSensorContext, slack: SlackRe
         f"run_{run.run_id}",
         f":x: run of {run.job_name}{' for week ' + week if week else ''} failed: {message[:500]} (<{run_url(run.run_id)}|run>)",
     )
+
+
+SESSION_FRONTIER_CURSOR_KEY = "latest_complete_week"
+
+
+@dg.sensor(
+    job=utilization_refresh_job,
+    minimum_interval_seconds=600,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="When a monthly session batch lands, recompute utilization for the weeks it completes.",
+)
+def session_batch_sensor(
+    context: dg.SensorEvaluationContext, clickhouse: ClickHouseResource
+) -> dg.SensorResult | dg.SkipReason:
+    """Requests each newly complete week once (cursor = newest complete week already handled).
+
+    The first evaluation only records where the frontier stands: history before it was computed
+    by the weekly runs or backfills. Runs are tagged not to post: old weeks never go to Slack.
+    """
+    frontier = compute.sessions_frontier(clickhouse)
+    latest = frontier.latest_complete_week()
+    if latest is None:
+        return dg.SkipReason("the sessions table holds no complete week yet")
+    state = json.loads(context.cursor) if context.cursor else {}
+    handled = state.get(SESSION_FRONTIER_CURSOR_KEY)
+    new_state = json.dumps(
+        {SESSION_FRONTIER_CURSOR_KEY: latest.key, "batch_month": str(frontier.latest_batch_month)}
+    )
+    if handled is None:
+        return dg.SensorResult(
+            skip_reason=f"baseline: sessions complete through week {latest}", cursor=new_state
+        )
+    weeks = newly_complete_weeks(Week.from_key(handled), latest)
+    if not weeks:
+        return dg.SkipReason(f"no new complete week (frontier week {latest})")
+    requests = [
+        dg.RunRequest(
+            run_key=f"sessions-{week.key}-{frontier.latest_batch_month}",
+            partition_key=week.key,
+            tags={NO_POST_TAG: "false", "paren_pulse/trigger": "session_batch"},
+        )
+        for week in weeks
+    ]
+    return dg.SensorResult(run_requests=requests, cursor=new_state)
+
+
+def newly_complete_weeks(handled: Week, latest: Week) -> list[Week]:
+    """Partition weeks after `handled` up to and including `latest`."""
+    weeks = []
+    current = handled.start + dt.timedelta(days=7)
+    while current <= latest.start:
+        if weekly_partitions.has_partition_key(current.isoformat()):
+            weeks.append(Week(current))
+        current += dt.timedelta(days=7)
+    return weeks

@@ -17,7 +17,7 @@ CURRENCY_SYMBOL = {"USD": "$", "CAD": "CA$"}
 
 
 def fmt_int(value: Any) -> str:
-    return "n/a" if value is None else f"{int(round(value)):,}"
+    return "n/a" if value is None else f"{round(value):,}"
 
 
 def plural(count: Any, noun: str) -> str:
@@ -33,7 +33,7 @@ def fmt_compact(value: Any) -> str:
     for size, suffix in ((1e9, "B"), (1e6, "M"), (1e4, "k")):
         if abs(v) >= size:
             return f"{v / size:.3g}{suffix}" if abs(v) < size * 100 else f"{v / size:,.0f}{suffix}"
-    return f"{int(round(v)):,}"
+    return f"{round(v):,}"
 
 
 def fmt_pct(value: Any, digits: int = 1, signed: bool = False) -> str:
@@ -139,7 +139,10 @@ def render_blocks(data: dict[str, Any]) -> Blocks:
             blocks.append(
                 {
                     "type": "section",
-                    "text": {"type": "mrkdwn", "text": category_text(country, category, data[country][category])},
+                    "text": {
+                        "type": "mrkdwn",
+                        "text": category_text(country, category, data[country][category]),
+                    },
                 }
             )
     blocks.append({"type": "divider"})

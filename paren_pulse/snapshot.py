@@ -25,7 +25,13 @@ from paren_pulse.resources.history import HistoryStore, StoredWeek
 
 # Which grand-total metrics belong to which category (prices are never totalled).
 GRAND_TOTAL_BY_CATEGORY = {
-    c.INFRASTRUCTURE: (c.SPINE_STATIONS, c.SPINE_PORTS, c.TRACKED_STATIONS, c.TRACKED_PORTS, c.OPENED_THIS_WEEK),
+    c.INFRASTRUCTURE: (
+        c.SPINE_STATIONS,
+        c.SPINE_PORTS,
+        c.TRACKED_STATIONS,
+        c.TRACKED_PORTS,
+        c.OPENED_THIS_WEEK,
+    ),
     c.UTILIZATION: (c.SESSIONS, c.ATTEMPTS),
 }
 
@@ -50,7 +56,9 @@ def load_categories(history: HistoryStore, week: Week) -> dict[str, StoredWeek]:
     return stored
 
 
-def build_snapshot(week: Week, stored: dict[str, StoredWeek], details: dict[str, Any] | None = None) -> dict[str, Any]:
+def build_snapshot(
+    week: Week, stored: dict[str, StoredWeek], details: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """Pure: the snapshot data for `week` from its stored categories."""
     details = details or {}
     data: dict[str, Any] = {
@@ -109,7 +117,9 @@ def caveats(week: Week, stored: dict[str, StoredWeek], data: dict[str, Any]) -> 
     return notes
 
 
-def snapshot_for_week(history: HistoryStore, week: Week, details: dict[str, Any] | None = None) -> dict[str, Any]:
+def snapshot_for_week(
+    history: HistoryStore, week: Week, details: dict[str, Any] | None = None
+) -> dict[str, Any]:
     return build_snapshot(week, load_categories(history, week), details)
 
 

@@ -31,16 +31,23 @@ def reconcile_week(week: Week, resources: dict[str, Any]) -> WeekReport:
     report = WeekReport(week)
     for category in c.CATEGORIES:
         data_week = (
-            history.latest_week_on_or_before(category, week.start) if category == c.UTILIZATION else week.start
+            history.latest_week_on_or_before(category, week.start)
+            if category == c.UTILIZATION
+            else week.start
         )
         stored = history.read_week(category, data_week) if data_week else None
         if stored is None:
-            report.problems.append(f"{category}: no stored numbers for week {week}; materialize the week first")
+            report.problems.append(
+                f"{category}: no stored numbers for week {week}; materialize the week first"
+            )
             continue
         ours = metrics.from_rows(stored.rows)
         report.problems += [f"{category}: {p}" for p in reconcile.consistency(category, ours, config)]
         theirs = dashboard_reference.compute(
-            category, Week(stored.week_start), catalog=resources["catalog"], clickhouse=resources["clickhouse"]
+            category,
+            Week(stored.week_start),
+            catalog=resources["catalog"],
+            clickhouse=resources["clickhouse"],
         )
         report.comparisons += reconcile.compare(category, ours, theirs, config)
     return report

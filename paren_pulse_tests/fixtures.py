@@ -41,7 +41,13 @@ NETWORKS = [
     ("FLO", "FLO", 0, None),
     ("PETROCAN", "Petro-Canada", 0, None),
 ]
-ALIASES = [("Tesla", "TESLA"), ("eVgo Network", "EVGO"), ("ChargePoint Network", "CHARGEPOINT"), ("FLO", "FLO"), ("PETROCAN", "PETROCAN")]
+ALIASES = [
+    ("Tesla", "TESLA"),
+    ("eVgo Network", "EVGO"),
+    ("ChargePoint Network", "CHARGEPOINT"),
+    ("FLO", "FLO"),
+    ("PETROCAN", "PETROCAN"),
+]
 
 # (id, country, status, access, network_key, dc_ports, in_first_export)
 STATIONS = [
@@ -109,16 +115,43 @@ def catalog_rows() -> dict[str, tuple[list[str], list[tuple[Any, ...]]]]:
             if snapshot == SNAPSHOTS[0] and not first:
                 continue
             spine.append(
-                (snapshot, sid, f"Station {sid}", "WA" if country == "US" else "BC", country, status, access,
-                 network.title(), network, dc, 2, "2024-01-01", snapshot, None)
+                (
+                    snapshot,
+                    sid,
+                    f"Station {sid}",
+                    "WA" if country == "US" else "BC",
+                    country,
+                    status,
+                    access,
+                    network.title(),
+                    network,
+                    dc,
+                    2,
+                    "2024-01-01",
+                    snapshot,
+                    None,
+                )
             )
     return {
         "network_classification": (["network_key", "display_name", "is_tesla", "note"], NETWORKS),
         "network_aliases": (["alias", "network_key"], ALIASES),
         "afdc_spine": (
-            ["snapshot_date", "station_id", "station_name", "state", "country", "status_code", "access_code",
-             "ev_network", "network_key", "dc_fast_ports", "level2_ports", "open_date", "date_last_confirmed",
-             "ev_pricing"],
+            [
+                "snapshot_date",
+                "station_id",
+                "station_name",
+                "state",
+                "country",
+                "status_code",
+                "access_code",
+                "ev_network",
+                "network_key",
+                "dc_fast_ports",
+                "level2_ports",
+                "open_date",
+                "date_last_confirmed",
+                "ev_pricing",
+            ],
             spine,
         ),
         "afdc_spine_loads": (
@@ -128,8 +161,16 @@ def catalog_rows() -> dict[str, tuple[list[str], list[tuple[Any, ...]]]]:
         "tracked_stations": (["station_id", "tracked_from", "tracked_to"], TRACKED_STATIONS),
         "tracked_ports": (["port_id", "station_id", "is_dc_fast", "tracked_from", "tracked_to"], _ports()),
         "tariffs": (
-            ["tariff_id", "station_id", "audience", "price_per_kwh", "price_per_minute", "currency", "valid_from",
-             "valid_to"],
+            [
+                "tariff_id",
+                "station_id",
+                "audience",
+                "price_per_kwh",
+                "price_per_minute",
+                "currency",
+                "valid_from",
+                "valid_to",
+            ],
             TARIFFS,
         ),
     }
@@ -168,7 +209,9 @@ def session_frame() -> pd.DataFrame:
     add("2025-01-09 10:00:00", 1, 1101, "TESLA", "CA", "success")
     # The week after W1 starts at midnight: never part of W1.
     add("2025-01-20 00:00:00", 7, 101, "TESLA", "US", "success")
-    frame = pd.DataFrame(rows, columns=["started_at", "station_id", "port_id", "network_key", "country", "outcome"])
+    frame = pd.DataFrame(
+        rows, columns=["started_at", "station_id", "port_id", "network_key", "country", "outcome"]
+    )
     frame.insert(0, "session_id", range(1, len(frame) + 1))
     frame["started_at"] = pd.to_datetime(frame["started_at"], utc=True)
     frame["energy_kwh"] = frame["outcome"].map({"success": 30.0, "failure": 0.0}).astype("float32")
@@ -177,8 +220,18 @@ def session_frame() -> pd.DataFrame:
     for col in ("session_id", "station_id", "port_id"):
         frame[col] = frame[col].astype("uint64")
     return frame[
-        ["session_id", "started_at", "station_id", "port_id", "network_key", "country", "outcome", "energy_kwh",
-         "batch_month", "loaded_at"]
+        [
+            "session_id",
+            "started_at",
+            "station_id",
+            "port_id",
+            "network_key",
+            "country",
+            "outcome",
+            "energy_kwh",
+            "batch_month",
+            "loaded_at",
+        ]
     ]
 
 

@@ -35,7 +35,9 @@ def snapshot_data(paths: DemoPaths, week: str) -> dict[str, Any]:
     return payload["data"]
 
 
-def test_week_numbers_match_hand_computation(hand_home: DemoPaths, hand_resources: dict[str, Any], instance: dg.DagsterInstance) -> None:
+def test_week_numbers_match_hand_computation(
+    hand_home: DemoPaths, hand_resources: dict[str, Any], instance: dg.DagsterInstance
+) -> None:
     run(fixtures.W0, hand_resources, instance)
     run(fixtures.W1, hand_resources, instance)
     data = snapshot_data(hand_home, fixtures.W1)
@@ -78,9 +80,13 @@ def test_week_numbers_match_hand_computation(hand_home: DemoPaths, hand_resource
     assert c.AVG_PRICE_PER_KWH not in total.get(c.PRICING, {})
 
 
-def test_rematerializing_a_week_replaces_it(hand_home: DemoPaths, hand_resources: dict[str, Any], instance: dg.DagsterInstance) -> None:
+def test_rematerializing_a_week_replaces_it(
+    hand_home: DemoPaths, hand_resources: dict[str, Any], instance: dg.DagsterInstance
+) -> None:
     run(fixtures.W1, hand_resources, instance)
-    first = {cat: pd.read_parquet(hand_home.history_dir / cat / f"{fixtures.W1}.parquet") for cat in c.CATEGORIES}
+    first = {
+        cat: pd.read_parquet(hand_home.history_dir / cat / f"{fixtures.W1}.parquet") for cat in c.CATEGORIES
+    }
     result = run(fixtures.W1, hand_resources, instance)
     for category in c.CATEGORIES:
         frame = pd.read_parquet(hand_home.history_dir / category / f"{fixtures.W1}.parquet")
@@ -94,16 +100,26 @@ def test_rematerializing_a_week_replaces_it(hand_home: DemoPaths, hand_resources
     import sqlite3
 
     with sqlite3.connect(hand_home.catalog_db) as conn:
-        (n,) = conn.execute("SELECT COUNT(*) FROM pulse_tracked_roster WHERE week_start = ?", (fixtures.W1,)).fetchone()
+        (n,) = conn.execute(
+            "SELECT COUNT(*) FROM pulse_tracked_roster WHERE week_start = ?", (fixtures.W1,)
+        ).fetchone()
     assert n == 6
 
 
-def test_opened_uses_persisted_roster(hand_home: DemoPaths, hand_resources: dict[str, Any], instance: dg.DagsterInstance) -> None:
+def test_opened_uses_persisted_roster(
+    hand_home: DemoPaths, hand_resources: dict[str, Any], instance: dg.DagsterInstance
+) -> None:
     result = run(fixtures.W1, hand_resources, instance)
     # W0 was never materialized: its roster is rebuilt from validity dates, and the metadata says so.
-    assert result.asset_materializations_for_node("weekly_infrastructure")[0].metadata["previous_roster"].value == "reconstructed"
+    assert (
+        result.asset_materializations_for_node("weekly_infrastructure")[0].metadata["previous_roster"].value
+        == "reconstructed"
+    )
     result = run(fixtures.W1, hand_resources, instance)
-    assert result.asset_materializations_for_node("weekly_infrastructure")[0].metadata["previous_roster"].value == "persisted"
+    assert (
+        result.asset_materializations_for_node("weekly_infrastructure")[0].metadata["previous_roster"].value
+        == "persisted"
+    )
 
 
 def test_utilization_reports_the_frontier_week_when_batches_lag(
@@ -128,7 +144,11 @@ def test_slack_asset_writes_outbox_and_backfills_do_not_post(
     assert outbox["blocks"][0]["type"] == "header"
     (hand_home.outbox_dir / f"weekly_{fixtures.W1}.json").unlink()
     result = dg.materialize(
-        ASSETS, partition_key=fixtures.W1, resources=hand_resources, instance=instance, tags={"dagster/backfill": "abc"}
+        ASSETS,
+        partition_key=fixtures.W1,
+        resources=hand_resources,
+        instance=instance,
+        tags={"dagster/backfill": "abc"},
     )
     assert result.success
     assert result.asset_materializations_for_node("weekly_slack_report")[0].metadata["posted"].value is False
@@ -140,7 +160,9 @@ def test_missing_source_fails_with_named_step_and_writes_nothing(
 ) -> None:
     for batch in hand_home.sessions_dir.glob("*.parquet"):
         batch.unlink()
-    result = dg.materialize(ASSETS, partition_key=fixtures.W1, resources=hand_resources, instance=instance, raise_on_error=False)
+    result = dg.materialize(
+        ASSETS, partition_key=fixtures.W1, resources=hand_resources, instance=instance, raise_on_error=False
+    )
     assert not result.success
     assert not (hand_home.history_dir / c.UTILIZATION).exists()
     assert not (hand_home.snapshots_dir / f"{fixtures.W1}.json").exists()
@@ -153,7 +175,11 @@ def test_two_concurrent_runs_in_the_embedded_default(hand_home: DemoPaths, tmp_p
     procs = [
         subprocess.Popen(
             [sys.executable, "-m", "paren_pulse.cli", "snapshot", "--week", week, "--no-post"],
-            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=tmp_path,
         )
         for week in (fixtures.W0, fixtures.W1)
     ]

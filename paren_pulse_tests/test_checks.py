@@ -16,20 +16,34 @@ from paren_pulse_tests.test_assets import ASSETS
 
 
 def run(week: str, resources: dict[str, Any], instance: dg.DagsterInstance) -> dg.ExecuteInJobResult:
-    return dg.materialize([*ASSETS, *all_checks()], partition_key=week, resources=resources, instance=instance, raise_on_error=False)
+    return dg.materialize(
+        [*ASSETS, *all_checks()],
+        partition_key=week,
+        resources=resources,
+        instance=instance,
+        raise_on_error=False,
+    )
 
 
 def evaluations(result: dg.ExecuteInJobResult) -> dict[str, dg.AssetCheckEvaluation]:
     return {ev.check_name: ev for ev in result.get_asset_check_evaluations()}
 
 
-def test_clean_week_passes_every_blocking_check(hand_home: DemoPaths, hand_resources: dict[str, Any], instance: dg.DagsterInstance) -> None:
+def test_clean_week_passes_every_blocking_check(
+    hand_home: DemoPaths, hand_resources: dict[str, Any], instance: dg.DagsterInstance
+) -> None:
     result = run(fixtures.W1, hand_resources, instance)
     assert result.success
     evs = evaluations(result)
     assert len(evs) == 13
-    for name in ("infrastructure_is_consistent", "utilization_matches_reference", "pricing_matches_reference",
-                 "infrastructure_matches_reference", "utilization_sessions_are_fresh", "infrastructure_spine_is_fresh"):
+    for name in (
+        "infrastructure_is_consistent",
+        "utilization_matches_reference",
+        "pricing_matches_reference",
+        "infrastructure_matches_reference",
+        "utilization_sessions_are_fresh",
+        "infrastructure_spine_is_fresh",
+    ):
         assert evs[name].passed, (name, evs[name].description)
     # The CA known difference is recorded, not alarmed.
     assert evs["infrastructure_matches_reference"].metadata["known_differences"].value == 5
@@ -45,7 +59,11 @@ def test_clean_week_passes_every_blocking_check(hand_home: DemoPaths, hand_resou
     ],
 )
 def test_fault_fails_its_check_and_blocks_the_post(
-    fault: str, failing_check: str, hand_home: DemoPaths, hand_resources: dict[str, Any], instance: dg.DagsterInstance
+    fault: str,
+    failing_check: str,
+    hand_home: DemoPaths,
+    hand_resources: dict[str, Any],
+    instance: dg.DagsterInstance,
 ) -> None:
     inject(hand_home, fault)
     result = run(fixtures.W1, hand_resources, instance)
@@ -59,7 +77,9 @@ def test_fault_fails_its_check_and_blocks_the_post(
     assert not (hand_home.outbox_dir / f"weekly_{fixtures.W1}.json").exists()
 
 
-def test_duplicate_batch_metadata_names_ours_and_reference(hand_home: DemoPaths, hand_resources: dict[str, Any], instance: dg.DagsterInstance) -> None:
+def test_duplicate_batch_metadata_names_ours_and_reference(
+    hand_home: DemoPaths, hand_resources: dict[str, Any], instance: dg.DagsterInstance
+) -> None:
     inject(hand_home, "duplicate-batch")
     ev = evaluations(run(fixtures.W1, hand_resources, instance))["utilization_matches_reference"]
     rows = {f"{r['country']}.{r['segment']}.{r['metric']}": r for r in ev.metadata["comparisons"].value}
@@ -68,7 +88,9 @@ def test_duplicate_batch_metadata_names_ours_and_reference(hand_home: DemoPaths,
     assert us["delta_pct"] == pytest.approx(100.0)
 
 
-def test_restatement_warns_when_a_stored_week_moves(hand_home: DemoPaths, hand_resources: dict[str, Any], instance: dg.DagsterInstance) -> None:
+def test_restatement_warns_when_a_stored_week_moves(
+    hand_home: DemoPaths, hand_resources: dict[str, Any], instance: dg.DagsterInstance
+) -> None:
     assert run(fixtures.W1, hand_resources, instance).success
     inject(hand_home, "duplicate-batch")  # a late batch doubling the week = a restatement
     ev = evaluations(run(fixtures.W1, hand_resources, instance))["utilization_is_not_restated"]
@@ -76,7 +98,9 @@ def test_restatement_warns_when_a_stored_week_moves(hand_home: DemoPaths, hand_r
     assert ev.metadata["max_move_pct"].value == pytest.approx(100.0)
 
 
-def test_checks_read_their_own_partition(hand_home: DemoPaths, hand_resources: dict[str, Any], instance: dg.DagsterInstance) -> None:
+def test_checks_read_their_own_partition(
+    hand_home: DemoPaths, hand_resources: dict[str, Any], instance: dg.DagsterInstance
+) -> None:
     """A failing week and a clean week materialized in turn each keep their own verdict."""
     assert run(fixtures.W0, hand_resources, instance).success
     inject(hand_home, "wrong-currency")

@@ -10,7 +10,14 @@ from paren_pulse import metrics
 
 @pytest.mark.parametrize(
     ("num", "den", "scale", "expected"),
-    [(3, 12, 100.0, 25.0), (23, 32, 100.0, 71.875), (0, 5, 1.0, 0.0), (5, 0, 1.0, None), (None, 3, 1.0, None), (3, None, 1.0, None)],
+    [
+        (3, 12, 100.0, 25.0),
+        (23, 32, 100.0, 71.875),
+        (0, 5, 1.0, 0.0),
+        (5, 0, 1.0, None),
+        (None, 3, 1.0, None),
+        (3, None, 1.0, None),
+    ],
 )
 def test_ratio(num: float | None, den: float | None, scale: float, expected: float | None) -> None:
     assert metrics.ratio(num, den, scale) == expected
@@ -38,8 +45,22 @@ def test_split_fills_missing_segments_with_zero_and_ignores_other_countries() ->
 
 def test_pricing_aggregate_is_port_weighted_not_mean_of_means() -> None:
     rows = [
-        {"country": "US", "is_tesla": 1, "price_sum": 8.8, "priced_ports": 20, "per_minute_only_ports": 0, "wrong_currency_ports": 0},
-        {"country": "US", "is_tesla": 0, "price_sum": 1.8, "priced_ports": 3, "per_minute_only_ports": 0, "wrong_currency_ports": 0},
+        {
+            "country": "US",
+            "is_tesla": 1,
+            "price_sum": 8.8,
+            "priced_ports": 20,
+            "per_minute_only_ports": 0,
+            "wrong_currency_ports": 0,
+        },
+        {
+            "country": "US",
+            "is_tesla": 0,
+            "price_sum": 1.8,
+            "priced_ports": 3,
+            "per_minute_only_ports": 0,
+            "wrong_currency_ports": 0,
+        },
     ]
     us = metrics.pricing(rows)["US"]
     assert us[c.TESLA][c.AVG_PRICE_PER_KWH] == pytest.approx(0.44)
@@ -62,7 +83,10 @@ def test_utilization_success_rate_and_wow() -> None:
         {"country": "US", "is_tesla": 1, "sessions": 5, "attempts": 6},
         {"country": "US", "is_tesla": 0, "sessions": 3, "attempts": 5},
     ]
-    previous = [{"country": "US", "is_tesla": 1, "sessions": 4}, {"country": "US", "is_tesla": 0, "sessions": 2}]
+    previous = [
+        {"country": "US", "is_tesla": 1, "sessions": 4},
+        {"country": "US", "is_tesla": 0, "sessions": 2},
+    ]
     us = metrics.utilization(current, previous)["US"]
     assert us[c.AGGREGATE][c.SESSIONS] == 8
     assert us[c.AGGREGATE][c.SUCCESS_RATE] == pytest.approx(8 / 11)

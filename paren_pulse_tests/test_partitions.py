@@ -6,7 +6,14 @@ import datetime as dt
 
 import pytest
 
-from paren_pulse.partitions import PARTITIONS_START, Week, WeekError, latest_complete_week, parse_week, weekly_partitions
+from paren_pulse.partitions import (
+    PARTITIONS_START,
+    Week,
+    WeekError,
+    latest_complete_week,
+    parse_week,
+    weekly_partitions,
+)
 
 TODAY = dt.date(2026, 12, 4)  # a Friday
 
@@ -46,7 +53,11 @@ def test_latest_complete_week(today: dt.date, expected: str) -> None:
 
 def test_week_dates() -> None:
     week = Week(dt.date(2025, 1, 13))
-    assert (week.end, week.as_of, week.previous.key) == (dt.date(2025, 1, 20), dt.date(2025, 1, 19), "2025-01-06")
+    assert (week.end, week.as_of, week.previous.key) == (
+        dt.date(2025, 1, 20),
+        dt.date(2025, 1, 19),
+        "2025-01-06",
+    )
 
 
 def test_partitions_start_on_monday() -> None:

@@ -15,8 +15,15 @@ CONFIG = reconcile.load_config()
 
 @pytest.mark.parametrize(
     ("delta", "warn", "error", "expected"),
-    [(0.0, 0.5, 2.0, "ok"), (0.5, 0.5, 2.0, "ok"), (0.6, 0.5, 2.0, "warn"), (2.0, 0.5, 2.0, "warn"),
-     (2.01, 0.5, 2.0, "error"), (None, 0.5, 2.0, "error"), (0.1, 0.0, 0.5, "warn")],
+    [
+        (0.0, 0.5, 2.0, "ok"),
+        (0.5, 0.5, 2.0, "ok"),
+        (0.6, 0.5, 2.0, "warn"),
+        (2.0, 0.5, 2.0, "warn"),
+        (2.01, 0.5, 2.0, "error"),
+        (None, 0.5, 2.0, "error"),
+        (0.1, 0.0, 0.5, "warn"),
+    ],
 )
 def test_classify(delta: float | None, warn: float, error: float, expected: str) -> None:
     assert reconcile.classify(delta, warn, error) == expected
@@ -25,9 +32,24 @@ def test_classify(delta: float | None, warn: float, error: float, expected: str)
 def infra(us_nt: int, us_t: int, ca_nt: int, ca_t: int) -> metrics.CountryMetrics:
     def rows(country: str, nt: int, t: int) -> list[dict[str, Any]]:
         return [
-            {"country": country, "is_tesla": 0, c.SPINE_STATIONS: nt, c.SPINE_PORTS: nt * 4, c.TRACKED_STATIONS: nt, c.TRACKED_PORTS: nt * 4},
-            {"country": country, "is_tesla": 1, c.SPINE_STATIONS: t, c.SPINE_PORTS: t * 12, c.TRACKED_STATIONS: t, c.TRACKED_PORTS: t * 12},
+            {
+                "country": country,
+                "is_tesla": 0,
+                c.SPINE_STATIONS: nt,
+                c.SPINE_PORTS: nt * 4,
+                c.TRACKED_STATIONS: nt,
+                c.TRACKED_PORTS: nt * 4,
+            },
+            {
+                "country": country,
+                "is_tesla": 1,
+                c.SPINE_STATIONS: t,
+                c.SPINE_PORTS: t * 12,
+                c.TRACKED_STATIONS: t,
+                c.TRACKED_PORTS: t * 12,
+            },
         ]
+
     r = rows("US", us_nt, us_t) + rows("CA", ca_nt, ca_t)
     return metrics.infrastructure(r, r, [])
 
@@ -60,7 +82,12 @@ def test_known_difference_does_not_hide_real_drift() -> None:
 def test_without_the_mapping_the_ca_cell_would_alarm() -> None:
     ours = infra(9000, 2500, 1800, 271)
     unmapped = reconcile.ReconciliationConfig(**{**CONFIG.__dict__, "known_differences": ()})
-    assert statuses(reconcile.compare(c.INFRASTRUCTURE, ours, dashboard(ours), unmapped))["CA.non_tesla.spine_stations"] == "error"
+    assert (
+        statuses(reconcile.compare(c.INFRASTRUCTURE, ours, dashboard(ours), unmapped))[
+            "CA.non_tesla.spine_stations"
+        ]
+        == "error"
+    )
 
 
 def test_sessions_in_warning_band_warn() -> None:
@@ -80,7 +107,11 @@ def test_sessions_in_warning_band_warn() -> None:
         (c.UTILIZATION, lambda v: v["US"][c.TESLA].update({c.SUCCESS_RATE: 1.2}), "outside 0-1"),
         (c.UTILIZATION, lambda v: v["US"][c.TESLA].update({c.SESSIONS: 10**9}), "sessions"),
         (c.PRICING, lambda v: v["US"][c.TESLA].update({c.AVG_PRICE_PER_KWH: 4.5}), "plausible band"),
-        (c.PRICING, lambda v: v["CA"][c.AGGREGATE].update({c.WRONG_CURRENCY_PORTS: 3}), "currency other than CAD"),
+        (
+            c.PRICING,
+            lambda v: v["CA"][c.AGGREGATE].update({c.WRONG_CURRENCY_PORTS: 3}),
+            "currency other than CAD",
+        ),
     ],
 )
 def test_consistency_rules(category: str, mutate: Any, expected: str) -> None:
@@ -93,11 +124,21 @@ def test_consistency_rules(category: str, mutate: Any, expected: str) -> None:
 
 def good_values() -> dict[str, metrics.CountryMetrics]:
     util = [
-        {"country": k, "is_tesla": t, "sessions": 900 + t, "attempts": 1000 + t} for k in ("US", "CA") for t in (0, 1)
+        {"country": k, "is_tesla": t, "sessions": 900 + t, "attempts": 1000 + t}
+        for k in ("US", "CA")
+        for t in (0, 1)
     ]
     price = [
-        {"country": k, "is_tesla": t, "price_sum": 0.5 * 10, "priced_ports": 10, "per_minute_only_ports": 0, "wrong_currency_ports": 0}
-        for k in ("US", "CA") for t in (0, 1)
+        {
+            "country": k,
+            "is_tesla": t,
+            "price_sum": 0.5 * 10,
+            "priced_ports": 10,
+            "per_minute_only_ports": 0,
+            "wrong_currency_ports": 0,
+        }
+        for k in ("US", "CA")
+        for t in (0, 1)
     ]
     return {
         c.INFRASTRUCTURE: infra(9000, 2500, 1800, 271),

@@ -19,8 +19,12 @@ def alerts(paths: DemoPaths) -> list[dict[str, Any]]:
     return [json.loads(p.read_text()) for p in sorted(paths.outbox_dir.glob("alert_checks_*.json"))]
 
 
-def tick(resources: dict[str, Any], instance: dg.DagsterInstance, cursor: str | None) -> tuple[Any, str | None]:
-    context = dg.build_sensor_context(instance=instance, cursor=cursor, resources={"slack": resources["slack"]}, definitions=defs)
+def tick(
+    resources: dict[str, Any], instance: dg.DagsterInstance, cursor: str | None
+) -> tuple[Any, str | None]:
+    context = dg.build_sensor_context(
+        instance=instance, cursor=cursor, resources={"slack": resources["slack"]}, definitions=defs
+    )
     result = check_failure_alert_sensor(context)
     return result, context.cursor
 

@@ -1,6 +1,5 @@
 """What every category asset does after computing: persist to history, describe in metadata."""
 
-
 from typing import Any
 
 import dagster as dg
@@ -34,7 +33,9 @@ def restatement(previous: list[metrics.MetricRow] | None, current: list[metrics.
     return {"restatement_compared": True, "restatement_max_pct": worst, "restatement_metric": worst_key}
 
 
-def persist(context: dg.AssetExecutionContext, history: HistoryStore, result: CategoryResult) -> dg.MaterializeResult:
+def persist(
+    context: dg.AssetExecutionContext, history: HistoryStore, result: CategoryResult
+) -> dg.MaterializeResult:
     """Replace the data week in the history store and return the partition's metadata."""
     rows = metrics.to_rows(result.values)
     stored = history.read_week(result.category, result.data_week.start)

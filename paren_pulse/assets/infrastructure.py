@@ -1,6 +1,5 @@
 """Infrastructure: spine and tracked stations and ports, coverage, opened this week."""
 
-
 import dagster as dg
 
 from paren_pulse import compute

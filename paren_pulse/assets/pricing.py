@@ -1,6 +1,5 @@
 """Pricing: average non-member price per kWh, in local currency."""
 
-
 import dagster as dg
 
 from paren_pulse import compute

@@ -1,6 +1,5 @@
 """Utilization: successful sessions, attempts, success rate, week over week."""
 
-
 import dagster as dg
 
 from paren_pulse import compute

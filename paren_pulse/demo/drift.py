@@ -18,7 +18,9 @@ def duplicate_latest_batch(paths: DemoPaths) -> str:
     Caught by utilization_matches_reference (ERROR, blocks the post)."""
     batches = sorted(p for p in paths.sessions_dir.glob("batch_*.parquet") if "_dup" not in p.stem)
     if not batches:
-        raise FileNotFoundError(f"no session batches under {paths.sessions_dir}; run `paren-pulse demo` first")
+        raise FileNotFoundError(
+            f"no session batches under {paths.sessions_dir}; run `paren-pulse demo` first"
+        )
     latest = batches[-1]
     copy = latest.with_name(f"{latest.stem}_dup.parquet")
     shutil.copyfile(latest, copy)

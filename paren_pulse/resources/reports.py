@@ -32,6 +32,8 @@ class ReportStore(dg.ConfigurableResource):
     def load(self, week_key: str) -> dict[str, Any]:
         target = self.path(week_key)
         if not target.exists():
-            raise SourceError(f"report: no rendered snapshot for week {week_key}; materialize weekly_snapshot first")
+            raise SourceError(
+                f"report: no rendered snapshot for week {week_key}; materialize weekly_snapshot first"
+            )
         payload: dict[str, Any] = json.loads(target.read_text(encoding="utf-8"))
         return payload
