@@ -190,6 +190,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.set_defaults(func=cmd_demo)
 
+    from paren_pulse.doctor import add_parser as add_doctor
+
+    add_doctor(sub)
+
     rec = sub.add_parser(
         "reconcile",
         help="compare stored weeks with the dashboard's formulation; exit 0 clean, 1 drift, 2 usage",

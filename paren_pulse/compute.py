@@ -57,6 +57,8 @@ def infrastructure(catalog: CatalogResource, week: Week) -> CategoryResult:
     details: dict[str, Any] = {}
     fetched = 0
     with catalog.transaction() as cur:
+        # The roster is the project's own table: create it on a new catalog (IF NOT EXISTS).
+        cur.run_script("mysql/project_schema")
         snapshot = cur.fetch("mysql/spine_snapshot_for_week", params)[0]["snapshot_date"]
         if snapshot is None:
             raise SourceError(

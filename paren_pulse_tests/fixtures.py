@@ -179,8 +179,9 @@ def catalog_rows() -> dict[str, tuple[list[str], list[tuple[Any, ...]]]]:
 def write_sqlite_catalog(path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(path)
-    for statement in split_statements(load_sql("mysql/catalog_schema")):
-        conn.execute(statement)
+    for schema in ("mysql/catalog_schema", "mysql/project_schema"):
+        for statement in split_statements(load_sql(schema)):
+            conn.execute(statement)
     for table, (columns, rows) in catalog_rows().items():
         marks = ", ".join("?" for _ in columns)
         conn.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)

@@ -7,6 +7,7 @@ travel as bound parameters on both interfaces.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -25,8 +26,19 @@ SESSIONS_STRUCTURE = (
 )
 
 
+# HTTP statuses a proxy or an overloaded server answers before doing any work: safe to retry.
+_TRANSIENT_HTTP = ("http status 429", "http status 503", "http status 504")
+
+
 class ClickHouseResource(dg.ConfigurableResource):
-    """Production ClickHouse over HTTP(S)."""
+    """Production ClickHouse over HTTP(S).
+
+    Time bounds: `connect_timeout` for the TCP/TLS connect, `send_receive_timeout` for each
+    wait on the server (a request that gets no answer in time fails), `max_execution_time`
+    enforced by the server. Retries: clickhouse-connect retries read-only queries on HTTP
+    429/503/504 (`query_retries` times); the connection handshake is retried here on the same
+    transient failures; inserts and commands are never retried (not idempotent in general).
+    """
 
     host: str
     port: int = 8123
@@ -39,29 +51,41 @@ class ClickHouseResource(dg.ConfigurableResource):
     # Enforced by the server, so a runaway query stops even if the client gave up waiting.
     max_execution_time: int = 240
     query_retries: int = 2
+    retry_backoff_seconds: float = 1.0
 
     def describe(self) -> str:
         scheme = "https" if self.secure else "http"
         return f"ClickHouse {scheme}://{self.host}:{self.port}/{self.database}"
 
-    def get_client(self) -> Any:
+    def _new_client(self) -> Any:
         import clickhouse_connect
 
-        try:
-            return clickhouse_connect.get_client(
-                host=self.host,
-                port=self.port,
-                username=self.username,
-                password=self.password,
-                database=self.database,
-                secure=self.secure,
-                connect_timeout=self.connect_timeout,
-                send_receive_timeout=self.send_receive_timeout,
-                query_retries=self.query_retries,
-                settings={"max_execution_time": self.max_execution_time},
-            )
-        except Exception as exc:
-            raise self._error("connect", exc) from exc
+        return clickhouse_connect.get_client(
+            host=self.host,
+            port=self.port,
+            username=self.username,
+            password=self.password,
+            database=self.database,
+            secure=self.secure,
+            connect_timeout=self.connect_timeout,
+            send_receive_timeout=self.send_receive_timeout,
+            query_retries=self.query_retries,
+            settings={"max_execution_time": self.max_execution_time},
+        )
+
+    def get_client(self) -> Any:
+        # The handshake (`SELECT version(), timezone()`, the settings list) is sent as a
+        # command, which clickhouse-connect never retries: a single 503 from a load balancer
+        # would fail the run, so transient failures of the handshake are retried here.
+        attempt = 0
+        while True:
+            try:
+                return self._new_client()
+            except Exception as exc:
+                if attempt >= self.query_retries or not _transient(exc):
+                    raise self._error("connect", exc) from exc
+                attempt += 1
+                time.sleep(min(self.retry_backoff_seconds * 2 ** (attempt - 1), 10.0))
 
     def _error(self, step: str, exc: BaseException) -> SourceError:
         text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
@@ -71,9 +95,26 @@ class ClickHouseResource(dg.ConfigurableResource):
             hint = "check CLICKHOUSE_USER/CLICKHOUSE_PASSWORD"
         elif "unknown_table" in lowered or "code: 60" in lowered or "code: 47" in lowered:
             hint = "a contract table or column is missing: run `paren-pulse doctor` (docs/source-contract.md)"
-        elif "timeout" in lowered or "timed out" in lowered or "code: 159" in lowered:
-            hint = "the query ran past its time limit; check server load or raise CLICKHOUSE_MAX_EXECUTION_TIME"
-        return SourceError(f"sessions ({self.describe()}) during {step}: {text} — {hint}")
+        elif "code: 159" in lowered or "timeout_exceeded" in lowered:
+            hint = (
+                f"the query ran past max_execution_time={self.max_execution_time} s on the server; "
+                "check server load or raise CLICKHOUSE_MAX_EXECUTION_TIME"
+            )
+        elif "read timed out" in lowered or "timed out" in lowered or "timeout" in lowered:
+            hint = (
+                f"no answer within send_receive_timeout={self.send_receive_timeout} s "
+                f"(connect_timeout={self.connect_timeout} s); check that the server is up and not overloaded"
+            )
+        elif any(status in lowered for status in _TRANSIENT_HTTP):
+            hint = (
+                f"the server kept answering 'unavailable' after {self.query_retries} retries; "
+                "check the server and any proxy or load balancer in front of it"
+            )
+        message = f"clickhouse ({self.describe()}) during {step}: {text} — {hint}"
+        # clickhouse-connect sends the password in a header, never the URL; scrub anyway.
+        if self.password:
+            message = message.replace(self.password, "***")
+        return SourceError(message)
 
     def query_rows(self, sql_name: str, params: Mapping[str, Any] | None = None) -> list[Row]:
         """Run a curated read query; values bound server-side."""
@@ -93,6 +134,23 @@ class ClickHouseResource(dg.ConfigurableResource):
             client.command(load_sql(sql_name), parameters=dict(params or {}))
         except Exception as exc:
             raise self._error(f"command {sql_name}", exc) from exc
+
+    def table_columns(self, tables: Sequence[str]) -> dict[str, list[str]]:
+        """Column names of those `tables` that exist in the current database (`paren-pulse doctor`)."""
+        client = self.get_client()
+        try:
+            result = client.query(
+                "SELECT table, name FROM system.columns "
+                "WHERE database = currentDatabase() AND has({tables:Array(String)}, table) "
+                "ORDER BY table, position",
+                parameters={"tables": list(tables)},
+            )
+        except Exception as exc:
+            raise self._error("inspection", exc) from exc
+        found: dict[str, list[str]] = {}
+        for table, name in result.result_rows:
+            found.setdefault(str(table), []).append(str(name))
+        return found
 
     def insert_rows(self, table: str, rows: Sequence[Sequence[Any]], column_names: Sequence[str]) -> None:
         """One insert = one block = atomic in ClickHouse; never retried blindly."""
@@ -148,6 +206,14 @@ class EmbeddedClickHouseResource(ClickHouseResource):
             f"CREATE OR REPLACE VIEW pulse.sessions AS SELECT * FROM file({glob}, 'Parquet', {structure})"
         )
         client.command("USE pulse")
+
+
+def _transient(exc: BaseException) -> bool:
+    """A failure before the server did any work: refused/reset connection or HTTP 429/503/504."""
+    lowered = str(exc).lower()
+    if any(status in lowered for status in _TRANSIENT_HTTP):
+        return True
+    return "connection refused" in lowered or "connection reset" in lowered or "remotely closed" in lowered
 
 
 def _quote(text: str) -> str:

@@ -63,6 +63,8 @@ def production_resources() -> dict[str, Any]:
         database=_setting("CLICKHOUSE_DATABASE", "default"),
         secure=_setting("CLICKHOUSE_SECURE", "true").lower() in ("1", "true", "yes"),
         max_execution_time=int(_setting("CLICKHOUSE_MAX_EXECUTION_TIME", "240")),
+        connect_timeout=int(_setting("CLICKHOUSE_CONNECT_TIMEOUT", "10")),
+        send_receive_timeout=int(_setting("CLICKHOUSE_SEND_RECEIVE_TIMEOUT", "300")),
     )
     return {
         "clickhouse": clickhouse,
@@ -73,6 +75,9 @@ def production_resources() -> dict[str, Any]:
             password=dg.EnvVar("MYSQL_PASSWORD"),
             database=dg.EnvVar("MYSQL_DATABASE"),
             ssl_ca=_setting("MYSQL_SSL_CA", "") or None,
+            connect_timeout=int(_setting("MYSQL_CONNECT_TIMEOUT", "10")),
+            read_timeout=int(_setting("MYSQL_READ_TIMEOUT", "120")),
+            write_timeout=int(_setting("MYSQL_WRITE_TIMEOUT", "120")),
         ),
         "history": ClickHouseHistoryStore(clickhouse=clickhouse),
         "reports": ReportStore(root=str(pulse_home() / "snapshots")),

@@ -24,6 +24,9 @@ from paren_pulse.resources.clickhouse import ClickHouseResource
 
 HISTORY_COLUMNS = ("country", "segment", "metric", "value")
 
+# ClickHouse targets (by describe()) whose history table this process already ensured.
+_CLICKHOUSE_READY: set[str] = set()
+
 
 @dataclass(frozen=True)
 class StoredWeek:
@@ -128,8 +131,10 @@ class ParquetHistoryStore(HistoryStore):
         frame = pd.read_parquet(path)
         first = frame.iloc[0] if len(frame) else None
         rows = [
-            MetricRow(r.country, r.segment, r.metric, None if pd.isna(r.value) else float(r.value))
-            for r in frame.itertuples(index=False)
+            MetricRow(str(country), str(segment), str(metric), None if value is None else float(value))
+            for country, segment, metric, value in zip(
+                frame["country"], frame["segment"], frame["metric"], _nullable(frame["value"]), strict=True
+            )
         ]
         return StoredWeek(
             category=category,
@@ -158,10 +163,17 @@ class ParquetHistoryStore(HistoryStore):
         return sorted(weeks)
 
 
+def _nullable(values: pd.Series) -> list[float | None]:
+    """Parquet NaN back to None (a stored undefined ratio)."""
+    return [None if pd.isna(v) else float(v) for v in values.tolist()]
+
+
 class ClickHouseHistoryStore(HistoryStore):
     """Production store: the `metrics_history` ReplacingMergeTree table."""
 
-    clickhouse: dg.ResourceDependency[ClickHouseResource]
+    # A nested resource (not ResourceDependency[...], which rejects a resource instance and made
+    # production_resources() fail to build): the store shares the configured ClickHouse.
+    clickhouse: ClickHouseResource
     table: str = "metrics_history"
 
     def describe(self) -> str:
@@ -169,6 +181,13 @@ class ClickHouseHistoryStore(HistoryStore):
 
     def ensure_ready(self) -> None:
         self.clickhouse.command("clickhouse/history_schema")
+        _CLICKHOUSE_READY.add(self.clickhouse.describe())
+
+    def _ready(self) -> None:
+        # The table is the project's own: nothing else creates it on a fresh server, so the
+        # first read or write in a process creates it (CREATE TABLE IF NOT EXISTS, once).
+        if self.clickhouse.describe() not in _CLICKHOUSE_READY:
+            self.ensure_ready()
 
     def write_week(
         self,
@@ -179,9 +198,21 @@ class ClickHouseHistoryStore(HistoryStore):
         partition_key: str,
         run_id: str,
     ) -> None:
+        self._ready()
         computed_at = dt.datetime.now(dt.UTC)
         data = [
-            [category, week_start, r.country, r.segment, r.metric, r.value, as_of, partition_key, run_id, computed_at]
+            [
+                category,
+                week_start,
+                r.country,
+                r.segment,
+                r.metric,
+                r.value,
+                as_of,
+                partition_key,
+                run_id,
+                computed_at,
+            ]
             for r in rows
         ]
         self.clickhouse.insert_rows(
@@ -202,6 +233,7 @@ class ClickHouseHistoryStore(HistoryStore):
         )
 
     def read_week(self, category: str, week_start: dt.date) -> StoredWeek | None:
+        self._ready()
         found = self.clickhouse.query_rows(
             "clickhouse/history_read_week", {"category": category, "week_start": week_start}
         )
@@ -219,6 +251,7 @@ class ClickHouseHistoryStore(HistoryStore):
         )
 
     def stored_weeks(self, category: str, start: dt.date, end: dt.date) -> list[dt.date]:
+        self._ready()
         found = self.clickhouse.query_rows(
             "clickhouse/history_weeks", {"category": category, "start": start, "end": end}
         )

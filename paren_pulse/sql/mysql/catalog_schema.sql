@@ -1,4 +1,5 @@
--- Catalog schema (MySQL side): the tables the curated SQL reads, plus the project's own roster.
+-- Catalog schema (MySQL side): the tables the curated SQL reads (the project's own table is in
+--   project_schema.sql).
 -- Reproduces: the operational catalog described in docs/source-contract.md. A team adapts its own
 --   tables to these names and columns (views are fine); the project creates only what is missing.
 -- Definition notes: written in the portable subset that runs on MySQL/MariaDB and on SQLite (the
@@ -76,14 +77,4 @@ CREATE TABLE IF NOT EXISTS tariffs (
     currency          CHAR(3)        NOT NULL,
     valid_from        DATE           NOT NULL,
     valid_to          DATE
-);
-
--- The project's own persisted weekly roster of tracked in-scope stations: "opened this week"
--- compares a week's roster with the previous week's. Written only by the infrastructure asset.
-CREATE TABLE IF NOT EXISTS pulse_tracked_roster (
-    week_start  DATE      NOT NULL,
-    station_id  BIGINT    NOT NULL,
-    country     CHAR(2)   NOT NULL,
-    is_tesla    SMALLINT  NOT NULL,
-    PRIMARY KEY (week_start, station_id)
 );
