@@ -26,13 +26,15 @@ def plural(count: Any, noun: str) -> str:
 
 
 def fmt_compact(value: Any) -> str:
-    """2,712,345 -> 2.71M; small numbers stay exact."""
+    """2,712,345 -> 2.71M, 12,345 -> 12.3k; below 10,000 numbers stay exact."""
     if value is None:
         return "n/a"
     v = float(value)
-    for size, suffix in ((1e9, "B"), (1e6, "M"), (1e4, "k")):
-        if abs(v) >= size:
-            return f"{v / size:.3g}{suffix}" if abs(v) < size * 100 else f"{v / size:,.0f}{suffix}"
+    # (threshold, divisor, suffix): "k" only from 10,000 so that 9,999 stays readable as is.
+    for threshold, divisor, suffix in ((1e9, 1e9, "B"), (1e6, 1e6, "M"), (1e4, 1e3, "k")):
+        if abs(v) >= threshold:
+            scaled = v / divisor
+            return f"{scaled:.3g}{suffix}" if abs(scaled) < 100 else f"{scaled:,.0f}{suffix}"
     return f"{round(v):,}"
 
 
