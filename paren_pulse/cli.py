@@ -30,7 +30,13 @@ class CommandFailed(Exception):
 
 
 def _dagster_instance() -> Any:
-    """The persistent Dagster instance `dagster dev` also uses (see README), under PAREN_PULSE_HOME."""
+    """The persistent Dagster instance `dagster dev` also uses (see README), under PAREN_PULSE_HOME.
+
+    Two commands started at once on a fresh home would both create the instance's SQLite tables
+    and one would fail ("table ... already exists"): creation is serialised with a file lock.
+    """
+    import fcntl
+
     import dagster as dg
 
     if not os.environ.get("DAGSTER_HOME"):
@@ -40,7 +46,18 @@ def _dagster_instance() -> Any:
         if not config.exists():
             config.write_text("telemetry:\n  enabled: false\n", encoding="utf-8")
         os.environ["DAGSTER_HOME"] = str(home)
-    return dg.DagsterInstance.get()
+    lock_path = os.path.join(os.environ["DAGSTER_HOME"], ".paren_pulse_init.lock")
+    with open(lock_path, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            instance = dg.DagsterInstance.get()
+            # Touch every storage so its tables exist before another process can race for them.
+            instance.get_runs(limit=1)
+            instance.all_instigator_state()
+            instance.get_asset_keys(limit=1)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+    return instance
 
 
 def _failure_message(result: Any) -> str:

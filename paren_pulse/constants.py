@@ -80,13 +80,9 @@ ADDITIVE_METRICS: Final = frozenset(
         WRONG_CURRENCY_PORTS,
     }
 )
-# What the grand total (US + CA) carries: additive counts only, never prices across currencies.
-GRAND_TOTAL_METRICS: Final = (
-    SPINE_STATIONS,
-    SPINE_PORTS,
-    TRACKED_STATIONS,
-    TRACKED_PORTS,
-    OPENED_THIS_WEEK,
-    SESSIONS,
-    ATTEMPTS,
-)
+# What the grand total (US + CA) carries, per category: additive counts only, never prices
+# across currencies (each category keeps its own as-of date).
+GRAND_TOTAL_BY_CATEGORY: Final = {
+    INFRASTRUCTURE: (SPINE_STATIONS, SPINE_PORTS, TRACKED_STATIONS, TRACKED_PORTS, OPENED_THIS_WEEK),
+    UTILIZATION: (SESSIONS, ATTEMPTS),
+}

@@ -23,18 +23,6 @@ from paren_pulse.partitions import Week
 from paren_pulse.resources.catalog import SourceError
 from paren_pulse.resources.history import HistoryStore, StoredWeek
 
-# Which grand-total metrics belong to which category (prices are never totalled).
-GRAND_TOTAL_BY_CATEGORY = {
-    c.INFRASTRUCTURE: (
-        c.SPINE_STATIONS,
-        c.SPINE_PORTS,
-        c.TRACKED_STATIONS,
-        c.TRACKED_PORTS,
-        c.OPENED_THIS_WEEK,
-    ),
-    c.UTILIZATION: (c.SESSIONS, c.ATTEMPTS),
-}
-
 
 def load_categories(history: HistoryStore, week: Week) -> dict[str, StoredWeek]:
     """The stored weeks a snapshot of `week` is made of; utilization is the newest one <= week."""
@@ -83,7 +71,7 @@ def build_snapshot(
             "as_of": stored[category].as_of.isoformat(),
             **metrics.grand_total(per_category[category], names),
         }
-        for category, names in GRAND_TOTAL_BY_CATEGORY.items()
+        for category, names in c.GRAND_TOTAL_BY_CATEGORY.items()
     }
     util = stored[c.UTILIZATION]
     data["sources"] = {
