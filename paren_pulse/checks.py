@@ -124,16 +124,15 @@ def build_category_checks(category: str) -> list[dg.AssetChecksDefinition]:
         history: HistoryStore,
         catalog: CatalogResource,
         clickhouse: ClickHouseResource,
+        dashboard_export: dashboard_reference.DashboardExport,
     ) -> dg.AssetCheckResult:
         data_week, values, _ = stored_values(context, category, history)
         if values is None:
             return _missing(data_week, category)
-        theirs = dashboard_reference.compute(category, data_week, catalog=catalog, clickhouse=clickhouse)
-        return drift_result(
-            context.partition_key,
-            data_week,
-            reconcile.compare(category, values, theirs, reconcile.load_config()),
+        comparisons = dashboard_reference.compare_with_references(
+            category, values, data_week, catalog=catalog, clickhouse=clickhouse, export=dashboard_export
         )
+        return drift_result(context.partition_key, data_week, comparisons)
 
     @dg.asset_check(
         asset=asset,

@@ -109,6 +109,7 @@ class Comparison:
     error_pct: float
     status: Status
     note: str = ""
+    source: str = "sql"
 
     def as_dict(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
@@ -134,7 +135,11 @@ def classify(delta_pct: float | None, warn_pct: float, error_pct: float) -> Stat
 
 
 def compare(
-    category: str, ours: CountryMetrics, reference: CountryMetrics, config: ReconciliationConfig
+    category: str,
+    ours: CountryMetrics,
+    reference: CountryMetrics,
+    config: ReconciliationConfig,
+    source: str = "sql",
 ) -> list[Comparison]:
     """Every drift metric of every country and segment, known differences mapped."""
     out: list[Comparison] = []
@@ -145,6 +150,8 @@ def compare(
             for metric in DRIFT_METRICS[category]:
                 mine = ours.get(country, {}).get(ours_segment, {}).get(metric)
                 theirs = reference.get(country, {}).get(segment, {}).get(metric)
+                if theirs is None and source != "sql":
+                    continue  # an export compares only the cells it carries
                 warn, error = config.tolerance(metric)
                 delta = relative_delta_pct(_num(mine), _num(theirs))
                 status = classify(delta, warn, error)
@@ -168,6 +175,7 @@ def compare(
                         error,
                         status,
                         note,
+                        source,
                     )
                 )
     return out

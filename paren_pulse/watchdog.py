@@ -65,7 +65,8 @@ def format_report(report: WeekReport, show_all: bool = False) -> str:
     header = ("metric", "ours", "reference", "delta %", "tolerance %", "status")
     rows = [
         (
-            f"{x.category}.{x.country}.{x.segment}.{x.metric}",
+            f"{x.category}.{x.country}.{x.segment}.{x.metric}"
+            + (" [export]" if x.source == "export" else ""),
             _fmt(x.ours),
             _fmt(x.reference),
             _fmt(x.delta_pct),

@@ -9,6 +9,7 @@ from typing import Any
 import dagster as dg
 import pytest
 
+from paren_pulse.dashboard_reference import DashboardExport
 from paren_pulse.resources.catalog import SQLiteCatalogResource
 from paren_pulse.resources.clickhouse import EmbeddedClickHouseResource
 from paren_pulse.resources.history import ParquetHistoryStore
@@ -33,6 +34,7 @@ def demo_style_resources(paths: DemoPaths) -> dict[str, Any]:
         "history": ParquetHistoryStore(root=str(paths.history_dir)),
         "reports": ReportStore(root=str(paths.snapshots_dir)),
         "slack": SlackResource(outbox_dir=str(paths.outbox_dir)),
+        "dashboard_export": DashboardExport(),
     }
 
 

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
 import pytest
 
 from paren_pulse.checks import all_checks
+from paren_pulse.dashboard_reference import DashboardExport
 from paren_pulse.demo.drift import inject
+from paren_pulse.partitions import Week
+from paren_pulse.resources.catalog import SourceError
 from paren_pulse.settings import DemoPaths
 from paren_pulse_tests import fixtures
 from paren_pulse_tests.test_assets import ASSETS
@@ -111,3 +115,54 @@ def test_checks_read_their_own_partition(
     by_partition = {rec.partition: rec.status.value for rec in history}
     assert by_partition == {fixtures.W0: "SUCCEEDED", fixtures.W1: "FAILED"}
     json.dumps(by_partition)
+
+
+def write_export(path: Path, rows: list[tuple[str, str, str, str, float]]) -> Path:
+    lines = ["week_start,country,segment,metric,value"] + [",".join(map(str, r)) for r in rows]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("us_sessions", "passed"),
+    [(8, True), (12, False)],  # the dashboard export agrees (8) / shows 12 US sessions
+)
+def test_dashboard_export_is_a_second_reference(
+    us_sessions: int,
+    passed: bool,
+    hand_home: DemoPaths,
+    hand_resources: dict[str, Any],
+    instance: dg.DagsterInstance,
+    tmp_path: Path,
+) -> None:
+    export = write_export(
+        tmp_path / "dashboard.csv",
+        [
+            (fixtures.W1, "US", "aggregate", "sessions", us_sessions),
+            # The dashboard's CA "Non-Tesla" cell includes Tesla: 3, our CA aggregate.
+            (fixtures.W1, "CA", "non_tesla", "sessions", 3),
+            (fixtures.W1, "US", "aggregate", "spine_stations", 5),
+        ],
+    )
+    resources = {**hand_resources, "dashboard_export": DashboardExport(path=str(export))}
+    ev = evaluations(run(fixtures.W1, resources, instance))["utilization_matches_reference"]
+    assert ev.passed is passed
+    rows = [r for r in ev.metadata["comparisons"].value if r["source"] == "export"]
+    if not passed:
+        assert rows[0]["country"] == "US" and (rows[0]["ours"], rows[0]["reference"]) == (8.0, 12.0)
+
+
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        ("2025-01-14,US,aggregate,sessions,8", "line 2, column week_start: 2025-01-14 is not a Monday"),
+        ("2025-01-13,MX,aggregate,sessions,8", "line 2, column country: unknown value 'MX'"),
+        ("2025-01-13,US,aggregate,sessionz,8", "line 2, column metric: unknown value 'sessionz'"),
+        ("2025-01-13,US,aggregate,sessions,eight", "line 2, column value: 'eight' is not a number"),
+    ],
+)
+def test_malformed_dashboard_export_names_line_and_column(tmp_path: Path, row: str, message: str) -> None:
+    path = tmp_path / "bad.csv"
+    path.write_text("week_start,country,segment,metric,value\n" + row + "\n", encoding="utf-8")
+    with pytest.raises(SourceError, match=message):
+        DashboardExport(path=str(path)).values("utilization", Week.from_key(fixtures.W1))

@@ -14,6 +14,7 @@ from typing import Any
 import dagster as dg
 
 from paren_pulse.assets.spine import NrelApiResource
+from paren_pulse.dashboard_reference import DashboardExport
 from paren_pulse.resources.catalog import MySQLCatalogResource, SQLiteCatalogResource
 from paren_pulse.resources.clickhouse import ClickHouseResource, EmbeddedClickHouseResource
 from paren_pulse.resources.history import ClickHouseHistoryStore, ParquetHistoryStore
@@ -42,6 +43,10 @@ def slack_resource() -> SlackResource:
     )
 
 
+def dashboard_export() -> DashboardExport:
+    return DashboardExport(path=_setting("PAREN_PULSE_DASHBOARD_EXPORT", "") or None)
+
+
 def demo_resources() -> dict[str, Any]:
     paths = demo_paths()
     return {
@@ -51,6 +56,7 @@ def demo_resources() -> dict[str, Any]:
         "reports": ReportStore(root=str(paths.snapshots_dir)),
         "slack": slack_resource(),
         "nrel": NrelApiResource(),
+        "dashboard_export": dashboard_export(),
     }
 
 
@@ -83,6 +89,7 @@ def production_resources() -> dict[str, Any]:
         "reports": ReportStore(root=str(pulse_home() / "snapshots")),
         "slack": slack_resource(),
         "nrel": NrelApiResource(),
+        "dashboard_export": dashboard_export(),
     }
 
 
