@@ -103,8 +103,15 @@ def run_week(week: Week, post: bool = True) -> Any:
     return result
 
 
-def require_demo_warehouse() -> None:
-    """In the demo, say up front that the warehouse must be built (not after a failed run)."""
+def preflight() -> None:
+    """Say up front what a run would fail on: no demo warehouse, or unset production variables."""
+    from paren_pulse.resources.environments import resources_for, unset_variables
+
+    missing = unset_variables(resources_for())
+    if missing:
+        raise ConfigurationError(
+            f"environment variables not set: {', '.join(missing)} (see .env.example and docs/production.md)"
+        )
     if current_environment() == "demo" and not demo_paths().catalog_db.exists():
         raise SourceError(
             f"no demo warehouse under {demo_paths().warehouse}; build it with `paren-pulse demo`"
@@ -116,7 +123,7 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
     from paren_pulse.slack_blocks import render_preview
 
     week = parse_week(args.week) if args.week else latest_complete_week()
-    require_demo_warehouse()
+    preflight()
     result = run_week(week, post=not args.no_post)
     payload = resources_for()["reports"].load(week.key)
     json.dump(
@@ -140,7 +147,7 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
         raise ConfigurationError("--weeks must be at least 1")
     last = parse_week(args.week) if args.week else latest_complete_week()
     weeks = [Week(last.start - dt.timedelta(days=7 * i)) for i in range(args.weeks or 1)][::-1]
-    require_demo_warehouse()
+    preflight()
     resources = resources_for()
     clean = True
     for week in weeks:
@@ -155,7 +162,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from paren_pulse.demo.generator import main_build
 
     if args.inject_drift:
-        require_demo_warehouse()
+        preflight()
         for fault in args.inject_drift:
             print(f"injected: {inject(demo_paths(), fault)}", file=sys.stderr)
         return EXIT_OK

@@ -97,3 +97,26 @@ def test_reconcile_and_drift_injection(hand_home: DemoPaths) -> None:
     assert blocked.returncode == 1
     assert "not posted: blocking check failed: pricing_is_consistent" in blocked.stderr
     assert not (hand_home.outbox_dir / f"weekly_{fixtures.W1}.json").exists()
+
+
+def test_production_without_variables_names_them(tmp_path: Path) -> None:
+    env = {
+        k: ""
+        for k in (
+            "CLICKHOUSE_HOST",
+            "CLICKHOUSE_USER",
+            "CLICKHOUSE_PASSWORD",
+            "MYSQL_HOST",
+            "MYSQL_USER",
+            "MYSQL_PASSWORD",
+            "MYSQL_DATABASE",
+        )
+    }
+    done = cli(
+        tmp_path, "snapshot", "--week", fixtures.W1, env_extra={"PAREN_PULSE_ENV": "production", **env}
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip().startswith(
+        "paren-pulse: error: environment variables not set: CLICKHOUSE_HOST,"
+    )
+    assert "MYSQL_PASSWORD" in done.stderr and "Traceback" not in done.stderr

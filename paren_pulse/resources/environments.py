@@ -96,3 +96,21 @@ def production_resources() -> dict[str, Any]:
 def resources_for(environment: Environment | None = None) -> dict[str, Any]:
     env = environment or current_environment()
     return demo_resources() if env == "demo" else production_resources()
+
+
+def unset_variables(resources: dict[str, Any]) -> list[str]:
+    """Names of the EnvVars the resources need that are not set (checked before any run starts,
+    so a missing variable is one line naming it, not a stack trace per resource)."""
+    missing: set[str] = set()
+
+    def walk(value: Any) -> None:
+        if isinstance(value, dg.EnvVar):
+            if not os.environ.get(value.env_var_name):
+                missing.add(value.env_var_name)
+        elif isinstance(value, dg.ConfigurableResource):
+            for field in type(value).model_fields:
+                walk(getattr(value, field))
+
+    for resource in resources.values():
+        walk(resource)
+    return sorted(missing)
