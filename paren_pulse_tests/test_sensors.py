@@ -55,3 +55,31 @@ def test_each_failure_is_alerted_once_and_bursts_are_one_message(
     assert "/runs/" in text
     _, cursor = tick(hand_resources, instance, cursor)
     assert len(alerts(hand_home)) == 2
+
+
+def test_failed_run_is_alerted_with_week_and_link(
+    hand_home: DemoPaths, hand_resources: dict[str, Any], instance: dg.DagsterInstance
+) -> None:
+    from paren_pulse.sensors import run_failure_alert_sensor
+    from paren_pulse_tests.test_assets import ASSETS
+
+    for batch in hand_home.sessions_dir.glob("*.parquet"):
+        batch.unlink()
+    result = dg.materialize(
+        ASSETS, partition_key=fixtures.W1, resources=hand_resources, instance=instance, raise_on_error=False
+    )
+    assert not result.success
+    records = instance.all_logs(result.run_id, of_type=dg.DagsterEventType.RUN_FAILURE)
+    failure = records[0].dagster_event
+    assert failure is not None
+    context = dg.build_run_status_sensor_context(
+        sensor_name="run_failure_alert_sensor",
+        dagster_instance=instance,
+        dagster_run=result.dagster_run,
+        dagster_event=failure,
+        resources={"slack": hand_resources["slack"]},
+    ).for_run_failure()
+    run_failure_alert_sensor(context)
+    sent = json.loads((hand_home.outbox_dir / f"alert_run_{result.run_id}.json").read_text())
+    assert f"for week {fixtures.W1} failed" in sent["text"]
+    assert f"/runs/{result.run_id}" in sent["text"]
