@@ -214,9 +214,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.set_defaults(func=cmd_demo)
 
+    from paren_pulse.bench import add_parser as add_bench
     from paren_pulse.doctor import add_parser as add_doctor
 
     add_doctor(sub)
+    add_bench(sub)
 
     rec = sub.add_parser(
         "reconcile",
