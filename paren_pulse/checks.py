@@ -266,7 +266,7 @@ def utilization_sessions_are_fresh(
     context: dg.AssetCheckExecutionContext, clickhouse: ClickHouseResource
 ) -> dg.AssetCheckResult:
     week = Week.from_key(context.partition_key)
-    frontier = compute.sessions_frontier(clickhouse)
+    frontier = compute.sessions_frontier(clickhouse, near=week.start)
     cfg = reconcile.load_config().freshness
     age = None if frontier.covered_until is None else max(0, (week.end - frontier.covered_until).days)
     return freshness_result(

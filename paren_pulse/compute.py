@@ -127,8 +127,27 @@ def pricing(catalog: CatalogResource, week: Week) -> CategoryResult:
     )
 
 
-def sessions_frontier(clickhouse: ClickHouseResource) -> SessionsFrontier:
-    row = clickhouse.query_rows("clickhouse/sessions_frontier")[0]
+# How far back from the week of interest the frontier looks before scanning everything: batches
+# land about a month late, so the first window almost always holds rows.
+FRONTIER_WINDOWS_DAYS = (0, 70, 400)
+
+
+def sessions_frontier(clickhouse: ClickHouseResource, near: dt.date | None = None) -> SessionsFrontier:
+    """The loaded batches' frontier; with `near`, read only rows from around that day onwards.
+
+    The windowed form reads a few weeks of sessions instead of the whole table (the newest batch
+    month among rows after a date is the table-wide newest; see sessions_frontier_since.sql).
+    """
+    row: dict[str, Any] | None = None
+    if near is not None:
+        for days in FRONTIER_WINDOWS_DAYS:
+            since = dt.datetime.combine(near - dt.timedelta(days=days), dt.time())
+            found = clickhouse.query_rows("clickhouse/sessions_frontier_since", {"since": since})[0]
+            if _count(found["session_rows"]):
+                row = found
+                break
+    if row is None:
+        row = clickhouse.query_rows("clickhouse/sessions_frontier")[0]
     if not _count(row["session_rows"]):
         return SessionsFrontier(0, None, None, None, None)
     return SessionsFrontier(
@@ -159,7 +178,7 @@ def utilization(
     frontier: SessionsFrontier | None = None,
 ) -> CategoryResult:
     """Sessions of the newest complete week the batches cover (at most `week`), and the one before."""
-    frontier = frontier or sessions_frontier(clickhouse)
+    frontier = frontier or sessions_frontier(clickhouse, near=week.start)
     data_week = utilization_week(week, frontier)
     if data_week is None:
         raise SourceError(

@@ -1,11 +1,17 @@
 """A loopback stand-in for the Slack Web API, with fault injection.
 
 Speaks the methods the project calls (auth.test, chat.postMessage, chat.update, chat.delete,
-conversations.history, conversations.replies) the way slack_sdk's WebClient talks to Slack: POST,
-JSON bodies for chat.*, form-encoded bodies for the rest, Bearer token auth, HTTP 200 with
-`{"ok": false, "error": ...}` for API errors, 429 + Retry-After for rate limits. Messages are kept
-per channel with ts, thread_ts and metadata; history and replies come back like Slack's (newest
-first / parent first, metadata only with include_all_metadata, cursor pagination).
+conversations.history, conversations.replies, and the files upload v2 flow: files.getUploadURLExternal,
+a POST of the bytes to the returned upload_url, files.completeUploadExternal; files.delete) the way
+slack_sdk's WebClient talks to Slack: POST, JSON bodies for chat.*, form-encoded bodies for the
+rest, Bearer token auth, HTTP 200 with `{"ok": false, "error": ...}` for API errors, 429 +
+Retry-After for rate limits. Messages are kept per channel with ts, thread_ts and metadata; history
+and replies come back like Slack's (newest first / parent first, metadata only with
+include_all_metadata, cursor pagination). A file completed into a channel (and thread) appears
+there as a message carrying `files`, like Slack's file shares; files.delete removes it again.
+
+The upload_url points back at this server (`/upload/v1/<key>`) and, like Slack's, takes the raw
+bytes without the token. Its faults are queued under UPLOAD ("upload"); it never takes "*" faults.
 
 Faults are queued per method (or "*" for whichever call comes next) and consumed one per call.
 """
@@ -17,6 +23,7 @@ import json
 import socket
 import threading
 import time
+import uuid
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -44,6 +51,8 @@ FAULTS = ERROR_FAULTS | AFTER_STORE_FAULTS | {"rate_limited"}
 
 # Same counting as Slack's undocumented limit: cumulative text of the blocks.
 MAX_TOTAL_BLOCK_TEXT = 12_000
+# The fault queue of the upload endpoint (not a Web API method).
+UPLOAD = "upload"
 MAX_BLOCKS = 50
 MAX_TEXT = 40_000
 
@@ -63,6 +72,34 @@ class Call:
 
 
 @dataclass
+class StoredFile:
+    """A file from files.getUploadURLExternal on: bytes once uploaded, shares once completed."""
+
+    id: str
+    name: str
+    length: int
+    upload_key: str
+    alt_txt: str = ""
+    title: str = ""
+    data: bytes | None = None
+    completed: bool = False
+
+    def public(self) -> dict[str, Any]:
+        """The file object as Slack shows it inside a message."""
+        return {
+            "id": self.id,
+            "name": self.name,
+            "title": self.title or self.name,
+            "mimetype": "image/png" if self.name.endswith(".png") else "application/octet-stream",
+            "filetype": self.name.rsplit(".", 1)[-1] if "." in self.name else "binary",
+            "size": len(self.data or b""),
+            "user": "U0BOT",
+            "mode": "hosted",
+            "alt_txt": self.alt_txt,
+        }
+
+
+@dataclass
 class FakeSlack:
     """Start with `with FakeSlack(token=...) as fake:`; point WebClient at `fake.base_url`."""
 
@@ -73,6 +110,9 @@ class FakeSlack:
     slow_seconds: float = 2.5
     messages: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
     calls: list[Call] = field(default_factory=list)
+    # Upload POSTs (no token: Slack's upload URLs are pre-signed), kept apart from the API calls.
+    uploads: list[Call] = field(default_factory=list)
+    files: dict[str, StoredFile] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._faults: dict[str, deque[str | None]] = defaultdict(deque)
@@ -127,14 +167,24 @@ class FakeSlack:
     def top_level(self, channel: str) -> list[dict[str, Any]]:
         return [m for m in self.messages[channel] if "thread_ts" not in m]
 
-    def replies(self, channel: str, parent_ts: str) -> list[dict[str, Any]]:
-        return [m for m in self.messages[channel] if m.get("thread_ts") == parent_ts]
+    def replies(self, channel: str, parent_ts: str, *, uploads: bool = False) -> list[dict[str, Any]]:
+        """The message replies in a thread; file shares only with `uploads` (see thread_files)."""
+        return [
+            m
+            for m in self.messages[channel]
+            if m.get("thread_ts") == parent_ts and (uploads or not m.get("upload"))
+        ]
+
+    def thread_files(self, channel: str, parent_ts: str) -> list[dict[str, Any]]:
+        """The files shared into a message's thread, oldest first."""
+        replies = sorted(self.replies(channel, parent_ts, uploads=True), key=lambda m: float(m["ts"]))
+        return [f for m in replies for f in m.get("files", [])]
 
     # --- request handling (server threads) ------------------------------------------------------
 
-    def _next_fault(self, method: str) -> str | None:
+    def _next_fault(self, method: str, *, wildcard: bool = True) -> str | None:
         with self._lock:
-            for key in (method, "*"):
+            for key in (method, "*") if wildcard else (method,):
                 if self._faults[key]:
                     return self._faults[key].popleft()
         return None
@@ -296,8 +346,94 @@ class FakeSlack:
         parent = next((m for m in self.top_level(channel_id) if m["ts"] == params.get("ts")), None)
         if parent is None:
             return 200, {"ok": False, "error": "thread_not_found"}
-        thread = [parent, *sorted(self.replies(channel_id, parent["ts"]), key=lambda m: float(m["ts"]))]
+        thread = [
+            parent,
+            *sorted(self.replies(channel_id, parent["ts"], uploads=True), key=lambda m: float(m["ts"])),
+        ]
         return 200, self._page(thread, params)
+
+    def _api_files_getUploadURLExternal(self, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        filename = str(params.get("filename") or "")
+        try:
+            length = int(params.get("length") or 0)
+        except ValueError:
+            length = 0
+        if not filename or length <= 0:
+            return 200, {"ok": False, "error": "invalid_arguments"}
+        with self._lock:
+            file_id = f"F{len(self.files) + 1:09d}"
+            key = f"{file_id}-{uuid.uuid4().hex}"
+            self.files[file_id] = StoredFile(
+                file_id, filename, length, key, alt_txt=str(params.get("alt_txt") or "")
+            )
+        upload_url = self.base_url.replace("/api/", f"/upload/v1/{key}")
+        return 200, {"ok": True, "upload_url": upload_url, "file_id": file_id}
+
+    def receive_upload(self, key: str, data: bytes) -> tuple[int, str]:
+        """The upload_url's POST: stores the bytes (status, plain-text body like Slack's)."""
+        with self._lock:
+            stored = next((f for f in self.files.values() if f.upload_key == key), None)
+            if stored is None:
+                return 404, "file not found"
+            if stored.completed:
+                return 400, "upload already completed"
+            stored.data = data
+        return 200, f"OK - {len(data)}"
+
+    def _api_files_completeUploadExternal(self, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        entries = _decode(params.get("files"))
+        if not isinstance(entries, list) or not entries:
+            return 200, {"ok": False, "error": "invalid_arguments"}
+        channel_id = params.get("channel_id")
+        thread_ts = params.get("thread_ts")
+        if channel_id:
+            channel_id, error = self._channel({"channel": channel_id}, write=True)
+            if error:
+                return 200, error
+            if thread_ts and not any(m["ts"] == thread_ts for m in self.top_level(channel_id)):
+                return 200, {"ok": False, "error": "invalid_thread_ts"}
+        with self._lock:
+            stored: list[StoredFile] = []
+            for entry in entries:
+                found = self.files.get(str(entry.get("id"))) if isinstance(entry, dict) else None
+                if found is None or found.completed:
+                    return 200, {"ok": False, "error": "file_not_found"}
+                if found.data is None or len(found.data) != found.length:
+                    return 200, {"ok": False, "error": "file_upload_size_mismatch"}
+                stored.append(found)
+            for found, entry in zip(stored, entries, strict=True):
+                found.completed = True
+                found.title = str(entry.get("title") or found.name)
+            if channel_id:
+                message: dict[str, Any] = {
+                    "type": "message",
+                    "user": "U0BOT",
+                    "bot_id": "B0BOT",
+                    "ts": self._new_ts(),
+                    "text": str(params.get("initial_comment") or ""),
+                    "upload": True,
+                    "files": [f.public() for f in stored],
+                }
+                if thread_ts:
+                    message["thread_ts"] = thread_ts
+                self.messages[channel_id].append(message)
+        return 200, {"ok": True, "files": [{"id": f.id, "title": f.title} for f in stored]}
+
+    def _api_files_delete(self, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        file_id = str(params.get("file") or "")
+        with self._lock:
+            if self.files.pop(file_id, None) is None:
+                return 200, {"ok": False, "error": "file_not_found"}
+            for channel_id, messages in self.messages.items():
+                kept = []
+                for message in messages:
+                    if "files" in message:
+                        message["files"] = [f for f in message["files"] if f["id"] != file_id]
+                        if not message["files"] and not message.get("text"):
+                            continue  # a share with nothing else in it goes with the file
+                    kept.append(message)
+                self.messages[channel_id] = kept
+        return 200, {"ok": True}
 
     def _page(self, messages: list[dict[str, Any]], params: dict[str, Any]) -> dict[str, Any]:
         limit = int(params.get("limit") or 100)
@@ -332,6 +468,9 @@ class _Handler(BaseHTTPRequestHandler):
         method = url.path.rsplit("/", 1)[-1]
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
+        if url.path.startswith("/upload/v1/"):
+            self._serve_upload(method, raw)
+            return
         params: dict[str, Any] = {k: v[-1] for k, v in parse_qs(url.query).items()}
         content_type = self.headers.get("Content-Type", "")
         if raw and content_type.startswith("application/json"):
@@ -339,6 +478,22 @@ class _Handler(BaseHTTPRequestHandler):
         elif raw:
             params.update({k: v[-1] for k, v in parse_qs(raw.decode("utf-8")).items()})
         status, body, fault = self.owner.handle(method, params, self.headers.get("Authorization"))
+        self._respond(status, json.dumps(body).encode("utf-8"), "application/json; charset=utf-8", fault)
+
+    def _serve_upload(self, key: str, raw: bytes) -> None:
+        owner = self.owner
+        fault = owner._next_fault(UPLOAD, wildcard=False)
+        call = Call(UPLOAD, {"key": key, "bytes": len(raw)}, self.headers.get("Authorization"), fault)
+        owner.uploads.append(call)
+        if fault == "rate_limited":
+            self._respond(429, b"rate limited", "text/plain", None)
+        elif fault in ERROR_FAULTS:
+            self._respond(500, b"internal error", "text/plain", None)
+        else:
+            status, text = owner.receive_upload(key, raw)
+            self._respond(status, text.encode("utf-8"), "text/plain; charset=utf-8", fault)
+
+    def _respond(self, status: int, payload: bytes, content_type: str, fault: str | None) -> None:
         if fault == "drop_after_store":
             # The message is stored; the client never hears back (RemoteDisconnected on its side).
             self.close_connection = True
@@ -348,11 +503,11 @@ class _Handler(BaseHTTPRequestHandler):
         if fault == "slow_after_store":
             time.sleep(self.owner.slow_seconds)  # past the client's timeout
         if fault == "server_error_after_store":
-            status, body = 500, {"ok": False, "error": "internal_error"}
-        payload = json.dumps(body).encode("utf-8")
+            status, content_type = 500, "application/json; charset=utf-8"
+            payload = json.dumps({"ok": False, "error": "internal_error"}).encode("utf-8")
         try:
             self.send_response(status)
-            self.send_header("Content-Type", "application/json; charset=utf-8")
+            self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(payload)))
             if status == 429:
                 self.send_header("Retry-After", str(self.owner.retry_after_seconds))

@@ -189,3 +189,20 @@ def test_two_concurrent_runs_in_the_embedded_default(hand_home: DemoPaths, tmp_p
         assert json.loads(out)["data"]["US"][c.INFRASTRUCTURE]["as_of"] in ("2025-01-12", "2025-01-19")
     assert json.loads(outputs[1][0])["data"]["US"][c.UTILIZATION][c.AGGREGATE][c.SESSIONS] == 8
     assert json.loads(outputs[0][0])["data"]["US"][c.UTILIZATION][c.AGGREGATE][c.SESSIONS] == 6
+
+
+@pytest.mark.parametrize("near", ["2025-01-06", "2025-01-27", "2025-03-03", "2026-06-01", "2024-01-01"])
+def test_windowed_frontier_equals_the_full_scan(hand_resources: dict[str, Any], near: str) -> None:
+    """The frontier read from a window of recent rows is the table-wide one, wherever the window
+    starts (inside the data, past its end: fallback to wider windows, then the full scan)."""
+    import datetime as dt
+
+    from paren_pulse.compute import sessions_frontier
+
+    full = sessions_frontier(hand_resources["clickhouse"])
+    windowed = sessions_frontier(hand_resources["clickhouse"], near=dt.date.fromisoformat(near))
+    assert (windowed.latest_batch_month, windowed.covered_until) == (
+        full.latest_batch_month,
+        full.covered_until,
+    )
+    assert full.covered_until == dt.date(2025, 2, 1)

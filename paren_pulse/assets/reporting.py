@@ -1,5 +1,9 @@
-"""Reporting: the weekly snapshot (data + Block Kit) and its delivery to Slack."""
+"""Reporting: the weekly snapshot (data + Block Kit + trend chart) and its delivery to Slack."""
 
+import base64
+import os
+import uuid
+from pathlib import Path
 
 import dagster as dg
 
@@ -7,6 +11,7 @@ from paren_pulse import constants as c
 from paren_pulse.assets.infrastructure import weekly_infrastructure
 from paren_pulse.assets.pricing import weekly_pricing
 from paren_pulse.assets.utilization import weekly_utilization
+from paren_pulse.charts import render_trend_png, trend_series
 from paren_pulse.partitions import Week, weekly_partitions
 from paren_pulse.resources.history import HistoryStore
 from paren_pulse.resources.reports import ReportStore
@@ -19,6 +24,22 @@ from paren_pulse.resources.slack import (
 )
 from paren_pulse.slack_blocks import render_blocks, render_fallback_text, render_preview
 from paren_pulse.snapshot import snapshot_for_week
+
+
+def chart_path(reports: ReportStore, week_key: str) -> Path:
+    """The week's trend chart, beside its rendered snapshot: `<root>/<week>.png`."""
+    return reports.path(week_key).with_suffix(".png")
+
+
+def _save_chart(target: Path, png: bytes) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        tmp.write_bytes(png)
+        os.replace(tmp, target)  # the Slack asset never reads half a file
+    finally:
+        tmp.unlink(missing_ok=True)
+
 
 # Runs carrying this tag compute but never post (sensor refreshes of old weeks, tests, backfills).
 NO_POST_TAG = "paren_pulse/post"
@@ -34,14 +55,34 @@ def weekly_snapshot(
     context: dg.AssetExecutionContext, history: HistoryStore, reports: ReportStore
 ) -> dg.MaterializeResult:
     """The week's snapshot read back from the metrics history: per country the three categories
-    (each with its own as-of date), the grand total and the caveats, rendered as Block Kit."""
+    (each with its own as-of date), the grand total and the caveats, rendered as Block Kit; plus
+    the 12-week trend chart (`<week>.png` beside it, shown here and attached to the Slack post)."""
     week = Week.from_key(context.partition_key)
     data = snapshot_for_week(history, week)
     blocks = render_blocks(data)
     path = reports.save(week.key, {"data": data, "blocks": blocks, "text": render_fallback_text(data)})
+    png_path = chart_path(reports, week.key)
+    chart: dict[str, dg.RawMetadataValue]
+    try:
+        png = render_trend_png(trend_series(history, week.start))
+    except Exception as err:
+        # The numbers are the report; the picture is an attachment. Say so, and make sure no
+        # chart from an earlier run goes out with this week's message.
+        png_path.unlink(missing_ok=True)
+        context.log.warning(f"Week {week}: trend chart not rendered ({type(err).__name__}: {err})")
+        chart = {"chart": f"not rendered: {type(err).__name__}: {err}"}
+    else:
+        _save_chart(png_path, png)
+        encoded = base64.b64encode(png).decode("ascii")
+        chart = {
+            "chart": dg.MetadataValue.md(f"![trend](data:image/png;base64,{encoded})"),
+            "chart_path": str(png_path),
+            "chart_bytes": len(png),
+        }
     us, ca = data[c.US], data[c.CA]
     return dg.MaterializeResult(
         metadata={
+            **chart,
             "preview": dg.MetadataValue.md(render_preview(data)),
             "path": str(path),
             "blocks": len(blocks),
@@ -79,8 +120,13 @@ def weekly_slack_report(
         return dg.MaterializeResult(metadata={"posted": False, "reason": reason})
     repost = tags.get(REPOST_TAG, "").strip().lower() in ("1", "true", "yes")
     payload = reports.load(week.key)
+    # Exactly the file weekly_snapshot rendered (absent if it could not render one).
+    png_path = chart_path(reports, week.key)
+    chart = png_path.read_bytes() if png_path.exists() else None
     try:
-        result = slack.publish_weekly(week.key, payload["blocks"], payload["text"], allow_new=not repost)
+        result = slack.publish_weekly(
+            week.key, payload["blocks"], payload["text"], allow_new=not repost, chart=chart
+        )
     except SlackDeliveryError as err:
         if isinstance(err, SlackConfigurationError) or not err.retryable:
             # Retrying cannot fix a token, a scope, a channel or a rendering bug: fail once, loudly.
@@ -90,7 +136,7 @@ def weekly_slack_report(
                 allow_retries=False,
             ) from err
         # retry_number: 0 on the first attempt; the delay doubles like the policy's backoff.
-        delay = slack.retry_delay_seconds * (2 ** context.retry_number)
+        delay = slack.retry_delay_seconds * (2**context.retry_number)
         attempt = context.retry_number + 1
         context.log.warning(f"Week {week}: {err} (attempt {attempt}; retrying in {delay:g} s)")
         raise dg.RetryRequested(max_retries=SLACK_MAX_RETRIES, seconds_to_wait=delay) from err
@@ -105,6 +151,11 @@ def weekly_slack_report(
     if result.destination == "slack":
         metadata.update(channel=result.channel or "", ts=result.ts or "")
         metadata["thread_replies"] = result.thread_replies
+    if result.chart_action:
+        metadata["chart"] = result.chart_action
+        metadata["chart_location"] = result.chart_location or ""
+    elif chart is None:
+        metadata["chart"] = "none rendered"
     if result.notes:
         metadata["notes"] = "; ".join(result.notes)
     return dg.MaterializeResult(metadata=metadata)

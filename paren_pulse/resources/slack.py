@@ -11,13 +11,19 @@ are cut down to failures that cannot have reached Slack (refused connection, DNS
 raises `SlackDeliveryError(retryable=True)`: the Dagster step is re-run, starts again from the
 lookup and edits what the lost attempt may have posted. Configuration problems raise
 `SlackConfigurationError`, which says what to fix and must not be retried.
+
+The weekly trend chart (a PNG) goes into the week's thread through Slack's files upload v2 flow.
+Its file name carries the week and a hash of the bytes, so the thread scan that starts every
+attempt tells "already there" from "stale" from "missing": one chart per week, whatever failed.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import fcntl
+import hashlib
 import http.client
 import json
 import logging
@@ -28,7 +34,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.error import URLError
+from urllib.error import HTTPError, URLError
+from urllib.parse import urlparse
+from urllib.request import Request, urlopen
 
 import dagster as dg
 from pydantic import Field
@@ -47,6 +55,12 @@ log = logging.getLogger(__name__)
 WEEKLY_EVENT_TYPE = "paren_pulse_weekly"
 DETAIL_EVENT_TYPE = "paren_pulse_weekly_detail"
 ALERT_EVENT_TYPE = "paren_pulse_alert"
+# Chart files are named `paren_pulse_trend_<week>_<sha256[:12]>.png`: the week finds ours in the
+# thread, the hash says whether it shows the current numbers.
+CHART_PREFIX = "paren_pulse_trend_"
+CHART_LEDGER_KEY = "paren_pulse_weekly_chart"
+# Deleting a file that is already gone is success.
+FILE_GONE_ERRORS = frozenset({"file_not_found", "file_deleted"})
 # Run tag for an explicit re-post of a past week: edit that week's message, never post a new one.
 REPOST_TAG = "paren_pulse/repost"
 # Step retries for ambiguous failures (each retry starts again from the lookup).
@@ -67,8 +81,9 @@ CONFIGURATION_ERRORS: dict[str, str] = {
     "and update SLACK_BOT_TOKEN",
     "account_inactive": "the bot's user or workspace is deactivated: "
     "reinstall the app and update SLACK_BOT_TOKEN",
-    "missing_scope": "the token lacks a scope ({needed}): add chat:write and channels:history "
-    "(groups:history for a private channel) under 'OAuth & Permissions', reinstall, update SLACK_BOT_TOKEN",
+    "missing_scope": "the token lacks a scope ({needed}): add chat:write, channels:history "
+    "(groups:history for a private channel) and files:write (the trend chart) under "
+    "'OAuth & Permissions', reinstall, update SLACK_BOT_TOKEN",
     "no_permission": "the token may not use this channel: "
     "check the app's scopes and the channel's posting rules",
     "channel_not_found": "channel {channel} does not exist or the bot cannot see it: set SLACK_CHANNEL_ID "
@@ -142,6 +157,9 @@ class PublishResult:
     channel: str | None = None
     thread_replies: int = 0
     notes: tuple[str, ...] = ()
+    # The trend chart: "uploaded", "replaced", "unchanged", "written" (outbox), "skipped", or None.
+    chart_action: str | None = None
+    chart_location: str | None = None  # Slack file id, or the outbox PNG path
 
 
 class SlackResource(dg.ConfigurableResource):
@@ -167,27 +185,39 @@ class SlackResource(dg.ConfigurableResource):
     # --- outbox ---------------------------------------------------------------------------
 
     def _write_outbox(self, name: str, payload: dict[str, Any]) -> PublishResult:
-        folder = Path(self.outbox_dir)
-        folder.mkdir(parents=True, exist_ok=True)
-        target = folder / name
-        tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
-        tmp.write_text(json.dumps(payload, indent=2, ensure_ascii=False), encoding="utf-8")
-        os.replace(tmp, target)
+        target = _write_atomic(
+            Path(self.outbox_dir) / name, json.dumps(payload, indent=2, ensure_ascii=False).encode("utf-8")
+        )
         return PublishResult(destination="outbox", action="written", location=str(target))
 
     # --- public interface -------------------------------------------------------------------
 
     def publish_weekly(
-        self, week_key: str, blocks: list[dict[str, Any]], text: str, *, allow_new: bool = True
+        self,
+        week_key: str,
+        blocks: list[dict[str, Any]],
+        text: str,
+        *,
+        allow_new: bool = True,
+        chart: bytes | None = None,
     ) -> PublishResult:
         """Exactly one message per (channel, week); outbox file `weekly_<week>.json` without a token.
 
-        `allow_new=False` (an explicit re-post of a past week) only edits an existing message and
-        raises if the week has none, so a re-post can never add a second message.
+        `chart` (PNG bytes) goes into the message's thread, exactly one per week (or beside the
+        outbox file as `weekly_<week>.png`). `allow_new=False` (an explicit re-post of a past
+        week) only edits an existing message and raises if the week has none, so a re-post can
+        never add a second message.
         """
         if not self.token:
             payload = {"channel": self.channel_id, "text": text, "blocks": blocks, "week": week_key}
-            return self._write_outbox(f"weekly_{week_key}.json", payload)
+            if chart is None:
+                # No stale picture of an earlier run next to this one.
+                (Path(self.outbox_dir) / f"weekly_{week_key}.png").unlink(missing_ok=True)
+                return self._write_outbox(f"weekly_{week_key}.json", payload)
+            png = _write_atomic(Path(self.outbox_dir) / f"weekly_{week_key}.png", chart)
+            payload["chart"] = png.name
+            result = self._write_outbox(f"weekly_{week_key}.json", payload)
+            return dataclasses.replace(result, chart_action="written", chart_location=str(png))
         channel = self._require_channel(self.channel_id, "SLACK_CHANNEL_ID")
         return self._deliver(
             channel=channel,
@@ -198,6 +228,7 @@ class SlackResource(dg.ConfigurableResource):
             oldest=_week_oldest(week_key),
             allow_new=allow_new,
             label=f"week {week_key}",
+            chart=chart,
         )
 
     def send_alert(self, key: str, text: str, blocks: list[dict[str, Any]] | None = None) -> PublishResult:
@@ -253,6 +284,7 @@ class SlackResource(dg.ConfigurableResource):
         oldest: str | None,
         allow_new: bool,
         label: str,
+        chart: bytes | None = None,
     ) -> PublishResult:
         main_blocks, replies = fit_message(blocks, text)
         text = fit_text(text)
@@ -307,7 +339,21 @@ class SlackResource(dg.ConfigurableResource):
             action = "posted"
         # Only a hint for the next lookup: the metadata in Slack stays the source of truth.
         ledger.put(channel, ledger_key, ts)
-        self._sync_thread(client, channel, ts, payload, replies)
+        thread = self._thread(client, channel, ts)
+        self._sync_thread(client, channel, ts, payload, replies, thread)
+        chart_action: str | None = None
+        chart_location: str | None = None
+        if chart is not None:
+            try:
+                chart_action, chart_location = self._sync_chart(
+                    client, ledger, channel, ts, payload["week"], chart, thread
+                )
+            except SlackConfigurationError as err:
+                # The message is out; a token without files:write must not fail (and re-run) the
+                # weekly post. Loud in the log and the asset metadata, not fatal.
+                log.warning("%s: the trend chart was not attached: %s", label, err)
+                chart_action = "skipped"
+                notes = (*notes, f"trend chart not attached: {err}")
         return PublishResult(
             destination="slack",
             action=action,
@@ -316,6 +362,8 @@ class SlackResource(dg.ConfigurableResource):
             channel=channel,
             thread_replies=len(replies),
             notes=notes,
+            chart_action=chart_action,
+            chart_location=chart_location,
         )
 
     def _find(
@@ -369,17 +417,9 @@ class SlackResource(dg.ConfigurableResource):
             log.warning("%d messages carry %s in %s; editing the oldest", len(matches), metadata, channel)
         return min(matches, key=lambda m: float(m["ts"])) if matches else None
 
-    def _sync_thread(
-        self,
-        client: WebClient,
-        channel: str,
-        parent_ts: str,
-        payload: dict[str, str],
-        replies: list[ThreadReply],
-    ) -> None:
-        """Replies under the message, one per part: edited if present, posted if missing, and
-        parts left over from a bigger earlier version deleted. Idempotent like the main message."""
-        existing: dict[int, str] = {}
+    def _thread(self, client: WebClient, channel: str, parent_ts: str) -> list[dict[str, Any]]:
+        """The message and its replies (with metadata and shared files), in thread order."""
+        messages: list[dict[str, Any]] = []
         cursor: str | None = None
         for _ in range(HISTORY_MAX_PAGES):
             args: dict[str, Any] = {
@@ -391,16 +431,31 @@ class SlackResource(dg.ConfigurableResource):
             if cursor:
                 args["cursor"] = cursor
             response = self._call(client, "conversations.replies", **args)
-            for message in response.get("messages", []):
-                meta = message.get("metadata") or {}
-                body = meta.get("event_payload") or {}
-                if meta.get("event_type") == DETAIL_EVENT_TYPE and all(
-                    body.get(k) == v for k, v in payload.items()
-                ):
-                    existing.setdefault(int(body.get("part", 0)), str(message["ts"]))
+            messages += [dict(m) for m in response.get("messages", [])]
             cursor = (response.get("response_metadata") or {}).get("next_cursor") or None
             if not response.get("has_more") or not cursor:
                 break
+        return messages
+
+    def _sync_thread(
+        self,
+        client: WebClient,
+        channel: str,
+        parent_ts: str,
+        payload: dict[str, str],
+        replies: list[ThreadReply],
+        thread: list[dict[str, Any]],
+    ) -> None:
+        """Replies under the message, one per part: edited if present, posted if missing, and
+        parts left over from a bigger earlier version deleted. Idempotent like the main message."""
+        existing: dict[int, str] = {}
+        for message in thread:
+            meta = message.get("metadata") or {}
+            body = meta.get("event_payload") or {}
+            if meta.get("event_type") == DETAIL_EVENT_TYPE and all(
+                body.get(k) == v for k, v in payload.items()
+            ):
+                existing.setdefault(int(body.get("part", 0)), str(message["ts"]))
         for part, reply in enumerate(replies, start=1):
             metadata = {"event_type": DETAIL_EVENT_TYPE, "event_payload": {**payload, "part": part}}
             if part in existing:
@@ -429,9 +484,129 @@ class SlackResource(dg.ConfigurableResource):
                 with contextlib.suppress(SlackDeliveryError):  # already gone is fine
                     self._call(client, "chat.delete", channel=channel, ts=ts)
 
+    def _sync_chart(
+        self,
+        client: WebClient,
+        ledger: _Ledger,
+        channel: str,
+        parent_ts: str,
+        week_key: str,
+        png: bytes,
+        thread: list[dict[str, Any]],
+    ) -> tuple[str, str]:
+        """Exactly one trend chart in the week's thread: kept if the thread already holds these
+        bytes (same hash in the name), else uploaded; then every other chart of the week deleted.
+
+        Upload before delete, so readers never see the thread without a chart. Any attempt that
+        fails half way (upload lost, delete lost) converges on the next one, which starts from the
+        thread scan again. Returns (action, file id)."""
+        digest = hashlib.sha256(png).hexdigest()
+        name = f"{CHART_PREFIX}{week_key}_{digest[:12]}.png"
+        ledger_key = f"{CHART_LEDGER_KEY}:{week_key}"
+        # The ledger's file id also counts as ours (a hint, like the message ts).
+        known_id = ledger.entry(channel, ledger_key).get("file_id")
+        ours: dict[str, dict[str, Any]] = {}
+        for message in thread:
+            for file in message.get("files") or []:
+                file_id = str(file.get("id") or "")
+                if not file_id or file.get("mode") == "tombstone":  # deleted, shown as a placeholder
+                    continue
+                if (
+                    str(file.get("name") or "").startswith(f"{CHART_PREFIX}{week_key}_")
+                    or file_id == known_id
+                ):
+                    ours.setdefault(file_id, dict(file))
+        keep = next((fid for fid, f in ours.items() if f.get("name") == name), None)
+        if keep is not None:
+            action = "unchanged"
+        else:
+            keep = self._upload_file(
+                client,
+                channel=channel,
+                thread_ts=parent_ts,
+                filename=name,
+                title=f"Trend to the week of {week_key}: sessions and tracked DC fast ports",
+                alt_txt=f"Line charts of weekly successful sessions and tracked DC fast ports for "
+                f"the United States and Canada over the 12 weeks to {week_key}",
+                data=png,
+            )
+            action = "replaced" if ours else "uploaded"
+        ledger.put(channel, ledger_key, parent_ts, file_id=keep, sha256=digest)
+        for file_id in ours:
+            if file_id != keep:
+                self._delete_file(client, file_id)
+        return action, keep
+
+    def _upload_file(
+        self,
+        client: WebClient,
+        *,
+        channel: str,
+        thread_ts: str,
+        filename: str,
+        title: str,
+        alt_txt: str,
+        data: bytes,
+    ) -> str:
+        """Slack's files upload v2 flow, step by step, so that every step gets the retry rules of
+        `_call` (slack_sdk's files_upload_v2 runs all three as one call and sends the bytes with a
+        bare urlopen). Returns the file id."""
+        response = self._call(
+            client, "files.getUploadURLExternal", filename=filename, length=len(data), alt_txt=alt_txt
+        )
+        upload_url = str(response.get("upload_url") or "")
+        file_id = str(response.get("file_id") or "")
+        if not upload_url or not file_id:
+            raise SlackDeliveryError(
+                "files.getUploadURLExternal answered without upload_url/file_id", retryable=True
+            )
+        self._post_bytes(upload_url, data)
+        # Until this call the file is private and invisible; after it, it is in the thread. If the
+        # answer is lost the next attempt's thread scan finds it by name.
+        self._call(
+            client,
+            "files.completeUploadExternal",
+            files=json.dumps([{"id": file_id, "title": title}]),
+            channel_id=channel,
+            thread_ts=thread_ts,
+        )
+        return file_id
+
+    def _post_bytes(self, url: str, data: bytes) -> None:
+        """Step 2 of the upload: the raw bytes to the pre-signed upload_url (no token: the URL
+        comes from the server and must not receive it). Nothing is visible in Slack before the
+        completion call, so every failure here is safe to retry from the start."""
+        if urlparse(url).scheme not in ("https", "http"):
+            raise SlackDeliveryError(f"refusing the upload URL scheme of {url[:40]!r}", retryable=False)
+        request = Request(url, data=data, method="POST", headers={"Content-Type": "application/octet-stream"})
+        try:
+            with urlopen(request, timeout=self.timeout_seconds) as response:
+                response.read()
+                status = int(response.status)
+        except HTTPError as err:
+            status = err.code
+        except (URLError, OSError, http.client.HTTPException) as err:
+            raise SlackDeliveryError(
+                f"the chart upload got no answer ({type(err).__name__}); the step will start again",
+                retryable=True,
+            ) from None
+        if status != 200:
+            raise SlackDeliveryError(
+                f"the chart upload failed with HTTP {status}",
+                retryable=status == 429 or status >= 500,
+                slack_error=f"http_{status}",
+            )
+
+    def _delete_file(self, client: WebClient, file_id: str) -> None:
+        try:
+            self._call(client, "files.delete", file=file_id)
+        except SlackDeliveryError as err:
+            if err.slack_error not in FILE_GONE_ERRORS:
+                raise
+
     def _call(self, client: WebClient, method: str, **kwargs: Any) -> dict[str, Any]:
         """One Web API call; every failure becomes a SlackDeliveryError that says whether to retry."""
-        channel = str(kwargs.get("channel", ""))
+        channel = str(kwargs.get("channel") or kwargs.get("channel_id") or "")
         try:
             response = (
                 client.api_call(method, json=kwargs)
@@ -514,6 +689,18 @@ def _week_oldest(week_key: str) -> str | None:
     return f"{(start - dt.timedelta(days=1)).timestamp():.6f}"
 
 
+def _write_atomic(target: Path, data: bytes) -> Path:
+    """Write beside the target, then rename: readers see the old file or the new one."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return target
+
+
 class _Ledger:
     """channel -> key -> ts, in one JSON file written atomically under an exclusive lock, so two
     runs of different weeks do not lose each other's entries. Never holds the token."""
@@ -538,14 +725,21 @@ class _Ledger:
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
-    def get(self, channel: str, key: str) -> str | None:
+    def entry(self, channel: str, key: str) -> dict[str, str]:
         entry = self._read().get(channel, {}).get(key)
-        return entry.get("ts") if isinstance(entry, dict) else None
+        return dict(entry) if isinstance(entry, dict) else {}
 
-    def put(self, channel: str, key: str, ts: str) -> None:
+    def get(self, channel: str, key: str) -> str | None:
+        return self.entry(channel, key).get("ts")
+
+    def put(self, channel: str, key: str, ts: str, **extra: str) -> None:
         with self._locked():
             channels = self._read()
-            channels.setdefault(channel, {})[key] = {"ts": ts, "at": dt.datetime.now(dt.UTC).isoformat()}
+            channels.setdefault(channel, {})[key] = {
+                "ts": ts,
+                **extra,
+                "at": dt.datetime.now(dt.UTC).isoformat(),
+            }
             tmp = self.path.with_name(f".{self.path.name}.{uuid.uuid4().hex}.tmp")
             tmp.write_text(
                 json.dumps({"version": 1, "channels": channels}, indent=2, sort_keys=True), encoding="utf-8"
