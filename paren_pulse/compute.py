@@ -7,13 +7,14 @@ compute exactly what the assets compute. Only result rows (tens per week) cross 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from paren_pulse import constants as c
 from paren_pulse import metrics
 from paren_pulse.partitions import Week, monday_of
-from paren_pulse.resources.catalog import CatalogResource, SourceError
+from paren_pulse.resources.catalog import CatalogCursor, CatalogResource, SourceError
 from paren_pulse.resources.clickhouse import ClickHouseResource
 
 
@@ -47,6 +48,25 @@ class SessionsFrontier:
         return Week(monday_of(self.covered_until) - dt.timedelta(days=7))
 
 
+class CountingCursor:
+    """A catalog cursor that counts the rows it brings into Python (reported per week)."""
+
+    def __init__(self, cursor: CatalogCursor) -> None:
+        self._cursor = cursor
+        self.rows_fetched = 0
+
+    def fetch(self, sql_name: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+        rows = self._cursor.fetch(sql_name, params)
+        self.rows_fetched += len(rows)
+        return rows
+
+    def run(self, sql_name: str, params: Mapping[str, Any] | None = None) -> int:
+        return self._cursor.run(sql_name, params)
+
+    def run_script(self, sql_name: str) -> None:
+        self._cursor.run_script(sql_name)
+
+
 def _count(value: Any) -> int:
     return int(value or 0)
 
@@ -55,8 +75,8 @@ def infrastructure(catalog: CatalogResource, week: Week) -> CategoryResult:
     """Spine and tracked counts at the week's end; persists the week's roster atomically."""
     params = {"week_start": week.key, "as_of": week.as_of.isoformat()}
     details: dict[str, Any] = {}
-    fetched = 0
-    with catalog.transaction() as cur:
+    with catalog.transaction() as raw:
+        cur = CountingCursor(raw)
         # The roster is the project's own table: create it on a new catalog (IF NOT EXISTS).
         cur.run_script("mysql/project_schema")
         snapshot = cur.fetch("mysql/spine_snapshot_for_week", params)[0]["snapshot_date"]
@@ -88,7 +108,6 @@ def infrastructure(catalog: CatalogResource, week: Week) -> CategoryResult:
             if details["previous_roster"] != "missing"
             else None
         )
-        fetched = len(spine_rows) + len(tracked_rows) + len(opened_rows or [])
     details["spine_snapshot"] = snapshot
     details["unclassified_stations"] = sum(_count(r["unclassified_stations"]) for r in spine_rows)
     return CategoryResult(
@@ -98,7 +117,7 @@ def infrastructure(catalog: CatalogResource, week: Week) -> CategoryResult:
         as_of=week.as_of,
         values=metrics.infrastructure(spine_rows, tracked_rows, opened_rows),
         details=details,
-        rows_fetched=fetched + 4,
+        rows_fetched=cur.rows_fetched,
     )
 
 
@@ -110,7 +129,8 @@ def pricing(catalog: CatalogResource, week: Week) -> CategoryResult:
         "currency_us": c.CURRENCY[c.US],
         "currency_ca": c.CURRENCY[c.CA],
     }
-    with catalog.transaction() as cur:
+    with catalog.transaction() as raw:
+        cur = CountingCursor(raw)
         if not _count(cur.fetch("mysql/roster_size", params)[0]["stations"]):
             raise SourceError(
                 f"pricing: no tracked roster for week {week}; materialize weekly_infrastructure for it first"
@@ -123,7 +143,7 @@ def pricing(catalog: CatalogResource, week: Week) -> CategoryResult:
         as_of=week.as_of,
         values=metrics.pricing(rows),
         details={"currencies": dict(c.CURRENCY)},
-        rows_fetched=len(rows) + 1,
+        rows_fetched=cur.rows_fetched,
     )
 
 
