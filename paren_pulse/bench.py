@@ -429,8 +429,11 @@ class _Bench:
         rows: dict[str, int] = {}
         steps["infrastructure"], infra = _timed(lambda: compute.infrastructure(self.catalog, week))
         steps["persist"], _ = _timed(lambda: self._persist(infra))
-        # compute.utilization runs the frontier itself when not given one; run it apart to time it.
-        steps["frontier"], frontier = _timed(lambda: compute.sessions_frontier(self.clickhouse))
+        # compute.utilization runs the frontier itself when not given one; run it apart to time it,
+        # windowed at the week exactly as the asset does.
+        steps["frontier"], frontier = _timed(
+            lambda: compute.sessions_frontier(self.clickhouse, near=week.start)
+        )
         steps["utilization"], util = _timed(
             lambda: compute.utilization(self.clickhouse, self.catalog, week, frontier)
         )
@@ -708,8 +711,13 @@ def summarise(report: dict[str, Any]) -> None:
         "targets": {
             "1 pipeline <= 1.3 x bare + fixed overhead": pipe <= TARGET_RATIO * bare + fixed,
             "3 peak RSS <= 1.5 GB": max(rss) <= TARGET_RSS_MB,
+            # Only utilization reads sessions; catalog-side counts vary with the catalog state
+            # (e.g. whether the previous roster had to be rebuilt), not with session volume.
             "4 tens of rows, independent of session count": rows_main < 100
-            and (rows_compare is None or rows_compare == rows_main),
+            and (
+                compare is None
+                or compare["rows_fetched"]["utilization"] == week["rows_fetched"]["utilization"]
+            ),
             f"5 {longest['history_weeks']} weeks within 1.2 x of {shortest['history_weeks']} weeks": history_ratio
             <= TARGET_HISTORY_RATIO,
         },

@@ -22,6 +22,14 @@ from paren_pulse.settings import ConfigurationError, current_environment, demo_p
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
+# The local instance (CLI and `dagster dev`): queued runs, at most as many at once as a small
+# machine's cores can serve (the embedded engine is CPU-bound; more runs only thrash).
+LOCAL_INSTANCE_YAML = """telemetry:
+  enabled: false
+run_queue:
+  max_concurrent_runs: 2
+"""
+
 _ERROR_PREFIX = re.compile(r"^[\w.]+(Error|Exception|Failure): ")
 
 
@@ -44,7 +52,7 @@ def _dagster_instance() -> Any:
         home.mkdir(parents=True, exist_ok=True)
         config = home / "dagster.yaml"
         if not config.exists():
-            config.write_text("telemetry:\n  enabled: false\n", encoding="utf-8")
+            config.write_text(LOCAL_INSTANCE_YAML, encoding="utf-8")
         os.environ["DAGSTER_HOME"] = str(home)
     lock_path = os.path.join(os.environ["DAGSTER_HOME"], ".paren_pulse_init.lock")
     with open(lock_path, "a") as lock:

@@ -29,4 +29,9 @@ defs = dg.Definitions(
     schedules=[weekly_metrics_schedule],
     sensors=[check_failure_alert_sensor, run_failure_alert_sensor, session_batch_sensor],
     resources=resources_for(),
+    # One process per run, not per step: a week's steps are a chain of short queries, and starting
+    # a process per step (16 per week, each importing Dagster and the engine) cost more than the
+    # work; measured in docs/operations.md. Runs (weeks) still execute concurrently, each with its
+    # own in-memory engine over the shared session files.
+    executor=dg.in_process_executor,
 )
