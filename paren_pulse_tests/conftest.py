@@ -47,3 +47,24 @@ def hand_resources(hand_home: DemoPaths) -> dict[str, Any]:
 def instance() -> Iterator[dg.DagsterInstance]:
     with dg.instance_for_test() as inst:
         yield inst
+
+
+def build_materialized_home(root: Path) -> DemoPaths:
+    """The hand fixture with both weeks materialized once, without posting: history, snapshots
+    (and their charts). Module-scoped fixtures share it; tests copy what they change."""
+    from paren_pulse_tests.test_assets import ASSETS
+
+    paths = DemoPaths(root / "home")
+    fixtures.write_sqlite_catalog(paths.catalog_db)
+    fixtures.write_sessions(paths.sessions_dir)
+    with dg.instance_for_test() as instance:
+        for week in (fixtures.W0, fixtures.W1):
+            result = dg.materialize(
+                ASSETS,
+                partition_key=week,
+                resources=demo_style_resources(paths),
+                instance=instance,
+                tags={"paren_pulse/post": "false"},
+            )
+            assert result.success
+    return paths

@@ -39,7 +39,7 @@ from paren_pulse.resources.slack import (
 from paren_pulse.settings import DemoPaths
 from paren_pulse.slack_validation import validate_message
 from paren_pulse_tests import fixtures
-from paren_pulse_tests.conftest import demo_style_resources
+from paren_pulse_tests.conftest import build_materialized_home, demo_style_resources
 from paren_pulse_tests.slack_fake import Channel, FakeSlack
 
 pytestmark = pytest.mark.integration
@@ -54,20 +54,7 @@ STEP = "weekly_slack_report"
 def built_home(tmp_path_factory: pytest.TempPathFactory) -> DemoPaths:
     """The hand fixture with both weeks' snapshots materialized once (without posting); each test
     then materializes weekly_slack_report over it with its own outbox, ledger and fake Slack."""
-    paths = DemoPaths(tmp_path_factory.mktemp("slack") / "home")
-    fixtures.write_sqlite_catalog(paths.catalog_db)
-    fixtures.write_sessions(paths.sessions_dir)
-    with dg.instance_for_test() as instance:
-        for week in (fixtures.W0, fixtures.W1):
-            result = dg.materialize(
-                ASSETS,
-                partition_key=week,
-                resources=demo_style_resources(paths),
-                instance=instance,
-                tags={"paren_pulse/post": "false"},
-            )
-            assert result.success
-    return paths
+    return build_materialized_home(tmp_path_factory.mktemp("slack"))
 
 
 @pytest.fixture

@@ -34,7 +34,7 @@ from paren_pulse.resources.reports import ReportStore
 from paren_pulse.resources.slack import WEEKLY_EVENT_TYPE, SlackResource
 from paren_pulse.settings import DemoPaths
 from paren_pulse_tests import fixtures
-from paren_pulse_tests.conftest import demo_style_resources
+from paren_pulse_tests.conftest import build_materialized_home, demo_style_resources
 from paren_pulse_tests.slack_fake import UPLOAD, FakeSlack
 
 TOKEN = "xoxb-test-CHART-41d7e2"
@@ -164,20 +164,7 @@ def test_png_is_valid_sized_and_deterministic() -> None:
 def built_home(tmp_path_factory: pytest.TempPathFactory) -> DemoPaths:
     """The hand fixture with both weeks materialized once (without posting): history, snapshots
     and the snapshots' charts."""
-    paths = DemoPaths(tmp_path_factory.mktemp("chart") / "home")
-    fixtures.write_sqlite_catalog(paths.catalog_db)
-    fixtures.write_sessions(paths.sessions_dir)
-    with dg.instance_for_test() as instance:
-        for week in (fixtures.W0, fixtures.W1):
-            result = dg.materialize(
-                ASSETS,
-                partition_key=week,
-                resources=demo_style_resources(paths),
-                instance=instance,
-                tags={"paren_pulse/post": "false"},
-            )
-            assert result.success
-    return paths
+    return build_materialized_home(tmp_path_factory.mktemp("chart"))
 
 
 @pytest.fixture
