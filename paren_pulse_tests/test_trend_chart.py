@@ -36,9 +36,8 @@ from paren_pulse.settings import DemoPaths
 from paren_pulse_tests import fixtures
 from paren_pulse_tests.conftest import build_materialized_home, demo_style_resources
 from paren_pulse_tests.slack_fake import UPLOAD, FakeSlack
+from paren_pulse_tests.test_slack_delivery import CHANNEL, TOKEN, slack_for
 
-TOKEN = "xoxb-test-CHART-41d7e2"
-CHANNEL = "C0PULSE"
 ASSETS = [weekly_infrastructure, weekly_utilization, weekly_pricing, weekly_snapshot, weekly_slack_report]
 STEP = "weekly_slack_report"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -190,19 +189,6 @@ def instance() -> Iterator[dg.DagsterInstance]:
     costs seconds on a busy machine."""
     with dg.instance_for_test() as inst:
         yield inst
-
-
-def slack_for(paths: DemoPaths, fake: FakeSlack, **overrides: Any) -> SlackResource:
-    settings: dict[str, Any] = {
-        "token": TOKEN,
-        "channel_id": CHANNEL,
-        "base_url": fake.base_url,
-        "outbox_dir": str(paths.outbox_dir),
-        "timeout_seconds": 1,
-        "retry_delay_seconds": 0.05,
-    }
-    settings.update(overrides)
-    return SlackResource(**settings)
 
 
 def materialize(
