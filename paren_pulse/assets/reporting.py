@@ -1,8 +1,6 @@
 """Reporting: the weekly snapshot (data + Block Kit + trend chart) and its delivery to Slack."""
 
 import base64
-import os
-import uuid
 from pathlib import Path
 
 import dagster as dg
@@ -12,6 +10,7 @@ from paren_pulse.assets.infrastructure import weekly_infrastructure
 from paren_pulse.assets.pricing import weekly_pricing
 from paren_pulse.assets.utilization import weekly_utilization
 from paren_pulse.charts import render_trend_png, trend_series
+from paren_pulse.files import write_atomic
 from paren_pulse.partitions import Week, weekly_partitions
 from paren_pulse.resources.history import HistoryStore
 from paren_pulse.resources.reports import ReportStore
@@ -29,16 +28,6 @@ from paren_pulse.snapshot import snapshot_for_week
 def chart_path(reports: ReportStore, week_key: str) -> Path:
     """The week's trend chart, beside its rendered snapshot: `<root>/<week>.png`."""
     return reports.path(week_key).with_suffix(".png")
-
-
-def _save_chart(target: Path, png: bytes) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        tmp.write_bytes(png)
-        os.replace(tmp, target)  # the Slack asset never reads half a file
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 # Runs carrying this tag compute but never post (sensor refreshes of old weeks, tests, backfills).
@@ -72,7 +61,7 @@ def weekly_snapshot(
         context.log.warning(f"Week {week}: trend chart not rendered ({type(err).__name__}: {err})")
         chart = {"chart": f"not rendered: {type(err).__name__}: {err}"}
     else:
-        _save_chart(png_path, png)
+        write_atomic(png_path, png)
         encoded = base64.b64encode(png).decode("ascii")
         chart = {
             "chart": dg.MetadataValue.md(f"![trend](data:image/png;base64,{encoded})"),

@@ -8,9 +8,7 @@ rename), so a re-run never duplicates a week and a failed run never leaves half 
 from __future__ import annotations
 
 import datetime as dt
-import os
 import tempfile
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +16,7 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 
+from paren_pulse.files import write_atomic
 from paren_pulse.metrics import MetricRow
 from paren_pulse.resources.catalog import SourceError
 from paren_pulse.resources.clickhouse import ClickHouseResource
@@ -101,13 +100,10 @@ class ParquetHistoryStore(HistoryStore):
         partition_key: str,
         run_id: str,
     ) -> None:
-        target = self._path(category, week_start)
-        target.parent.mkdir(parents=True, exist_ok=True)
         frame = pd.DataFrame(
             [(r.country, r.segment, r.metric, r.value) for r in rows], columns=list(HISTORY_COLUMNS)
         )
         frame["value"] = frame["value"].astype("float64")
-        frame.attrs = {}
         meta = {
             "as_of": as_of.isoformat(),
             "partition_key": partition_key,
@@ -116,13 +112,8 @@ class ParquetHistoryStore(HistoryStore):
         }
         for key, value in meta.items():
             frame[key] = value
-        # Write beside the target, then rename: readers see the old week or the new one, never half.
-        tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
-        try:
-            frame.to_parquet(tmp, index=False)
-            os.replace(tmp, target)
-        finally:
-            tmp.unlink(missing_ok=True)
+        # One rename: readers see the old week or the new one, never half of it.
+        write_atomic(self._path(category, week_start), frame.to_parquet(index=False))
 
     def read_week(self, category: str, week_start: dt.date) -> StoredWeek | None:
         path = self._path(category, week_start)

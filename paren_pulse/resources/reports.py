@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
-import uuid
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
 
+from paren_pulse.files import write_atomic
 from paren_pulse.resources.catalog import SourceError
 
 
@@ -22,12 +21,9 @@ class ReportStore(dg.ConfigurableResource):
         return Path(self.root) / f"{week_key}.json"
 
     def save(self, week_key: str, payload: dict[str, Any]) -> Path:
-        target = self.path(week_key)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
-        tmp.write_text(json.dumps(payload, indent=2, ensure_ascii=False), encoding="utf-8")
-        os.replace(tmp, target)
-        return target
+        return write_atomic(
+            self.path(week_key), json.dumps(payload, indent=2, ensure_ascii=False).encode("utf-8")
+        )
 
     def load(self, week_key: str) -> dict[str, Any]:
         target = self.path(week_key)

@@ -27,9 +27,7 @@ import hashlib
 import http.client
 import json
 import logging
-import os
 import socket
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,6 +46,7 @@ from slack_sdk.http_retry.request import HttpRequest
 from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
 
+from paren_pulse.files import write_atomic
 from paren_pulse.slack_validation import ThreadReply, fit_message, fit_text, validate_message
 
 log = logging.getLogger(__name__)
@@ -185,7 +184,7 @@ class SlackResource(dg.ConfigurableResource):
     # --- outbox ---------------------------------------------------------------------------
 
     def _write_outbox(self, name: str, payload: dict[str, Any]) -> PublishResult:
-        target = _write_atomic(
+        target = write_atomic(
             Path(self.outbox_dir) / name, json.dumps(payload, indent=2, ensure_ascii=False).encode("utf-8")
         )
         return PublishResult(destination="outbox", action="written", location=str(target))
@@ -214,7 +213,7 @@ class SlackResource(dg.ConfigurableResource):
                 # No stale picture of an earlier run next to this one.
                 (Path(self.outbox_dir) / f"weekly_{week_key}.png").unlink(missing_ok=True)
                 return self._write_outbox(f"weekly_{week_key}.json", payload)
-            png = _write_atomic(Path(self.outbox_dir) / f"weekly_{week_key}.png", chart)
+            png = write_atomic(Path(self.outbox_dir) / f"weekly_{week_key}.png", chart)
             payload["chart"] = png.name
             result = self._write_outbox(f"weekly_{week_key}.json", payload)
             return dataclasses.replace(result, chart_action="written", chart_location=str(png))
@@ -689,18 +688,6 @@ def _week_oldest(week_key: str) -> str | None:
     return f"{(start - dt.timedelta(days=1)).timestamp():.6f}"
 
 
-def _write_atomic(target: Path, data: bytes) -> Path:
-    """Write beside the target, then rename: readers see the old file or the new one."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        tmp.write_bytes(data)
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return target
-
-
 class _Ledger:
     """channel -> key -> ts, in one JSON file written atomically under an exclusive lock, so two
     runs of different weeks do not lose each other's entries. Never holds the token."""
@@ -740,8 +727,7 @@ class _Ledger:
                 **extra,
                 "at": dt.datetime.now(dt.UTC).isoformat(),
             }
-            tmp = self.path.with_name(f".{self.path.name}.{uuid.uuid4().hex}.tmp")
-            tmp.write_text(
-                json.dumps({"version": 1, "channels": channels}, indent=2, sort_keys=True), encoding="utf-8"
+            write_atomic(
+                self.path,
+                json.dumps({"version": 1, "channels": channels}, indent=2, sort_keys=True).encode("utf-8"),
             )
-            os.replace(tmp, self.path)
