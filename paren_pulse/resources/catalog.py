@@ -10,10 +10,10 @@ import datetime as dt
 import decimal
 import sqlite3
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import dagster as dg
 
@@ -25,6 +25,25 @@ Row = dict[str, Any]
 
 class SourceError(Exception):
     """A source could not answer; the message names the source, where, the step and what to check."""
+
+
+T = TypeVar("T")
+
+
+def with_retries(
+    call: Callable[[], T], *, retries: int, backoff_seconds: float, retryable: Callable[[Exception], bool]
+) -> T:
+    """Call, retrying `retries` times with exponential backoff (capped at 10 s) while the failure
+    is retryable; the last failure is re-raised. For reads only: a write is never retried blindly."""
+    attempt = 0
+    while True:
+        try:
+            return call()
+        except Exception as exc:
+            if attempt >= retries or not retryable(exc):
+                raise
+            attempt += 1
+            time.sleep(min(backoff_seconds * 2 ** (attempt - 1), 10.0))
 
 
 def normalise_value(value: Any) -> Any:
@@ -352,15 +371,12 @@ class MySQLCatalogResource(CatalogResource):
 
     def query(self, sql_name: str, params: Params | None = None) -> list[Row]:
         # Reads are safe to retry; a connection that failed is unusable, so each try reconnects.
-        attempt = 0
-        while True:
-            try:
-                return super().query(sql_name, params)
-            except SourceError as exc:
-                if attempt >= self.query_retries or not self._retryable(exc):
-                    raise
-                attempt += 1
-                time.sleep(min(self.retry_backoff_seconds * 2 ** (attempt - 1), 10.0))
+        return with_retries(
+            lambda: super(MySQLCatalogResource, self).query(sql_name, params),
+            retries=self.query_retries,
+            backoff_seconds=self.retry_backoff_seconds,
+            retryable=lambda exc: isinstance(exc, SourceError) and self._retryable(exc),
+        )
 
 
 def _safe_rollback(conn: Any) -> None:

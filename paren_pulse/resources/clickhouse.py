@@ -7,14 +7,13 @@ travel as bound parameters on both interfaces.
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
 
-from paren_pulse.resources.catalog import Row, SourceError, normalise_value
+from paren_pulse.resources.catalog import Row, SourceError, normalise_value, with_retries
 from paren_pulse.sql import load_sql
 
 # The column list of the sessions contract, used to give the demo's Parquet files the exact
@@ -77,15 +76,15 @@ class ClickHouseResource(dg.ConfigurableResource):
         # The handshake (`SELECT version(), timezone()`, the settings list) is sent as a
         # command, which clickhouse-connect never retries: a single 503 from a load balancer
         # would fail the run, so transient failures of the handshake are retried here.
-        attempt = 0
-        while True:
-            try:
-                return self._new_client()
-            except Exception as exc:
-                if attempt >= self.query_retries or not _transient(exc):
-                    raise self._error("connect", exc) from exc
-                attempt += 1
-                time.sleep(min(self.retry_backoff_seconds * 2 ** (attempt - 1), 10.0))
+        try:
+            return with_retries(
+                self._new_client,
+                retries=self.query_retries,
+                backoff_seconds=self.retry_backoff_seconds,
+                retryable=_transient,
+            )
+        except Exception as exc:
+            raise self._error("connect", exc) from exc
 
     def _error(self, step: str, exc: BaseException) -> SourceError:
         text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
