@@ -7,7 +7,7 @@ Everything here takes numbers and returns findings; the Dagster checks (checks.p
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from typing import Any, Literal
@@ -183,12 +183,6 @@ def compare(
 
 def _num(value: Any) -> float | None:
     return None if value is None else float(value)
-
-
-@dataclass
-class Findings:
-    errors: list[str] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
 
 
 def consistency(category: str, values: CountryMetrics, config: ReconciliationConfig) -> list[str]:

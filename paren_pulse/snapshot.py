@@ -14,7 +14,6 @@ Shape (documented in docs/metrics.md and stable):
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from paren_pulse import constants as c
@@ -109,7 +108,3 @@ def snapshot_for_week(
     history: HistoryStore, week: Week, details: dict[str, Any] | None = None
 ) -> dict[str, Any]:
     return build_snapshot(week, load_categories(history, week), details)
-
-
-def today_utc() -> dt.date:
-    return dt.datetime.now(dt.UTC).date()

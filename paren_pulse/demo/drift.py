@@ -8,7 +8,6 @@ from __future__ import annotations
 import shutil
 import sqlite3
 from collections.abc import Callable
-from pathlib import Path
 
 from paren_pulse.settings import DemoPaths
 
@@ -58,8 +57,3 @@ def inject(paths: DemoPaths, fault: str) -> str:
     if fault not in FAULTS:
         raise ValueError(f"unknown fault {fault!r}; choose one of {', '.join(FAULTS)}")
     return FAULTS[fault](paths)
-
-
-def clear_duplicates(sessions_dir: Path) -> None:
-    for dup in sessions_dir.glob("*_dup.parquet"):
-        dup.unlink()
