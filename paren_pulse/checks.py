@@ -17,8 +17,8 @@ from typing import Any
 
 import dagster as dg
 
-from paren_pulse import compute, dashboard_reference, metrics, reconcile
 from paren_pulse import constants as c
+from paren_pulse import dashboard_reference, metrics, reconcile
 from paren_pulse.assets.infrastructure import weekly_infrastructure
 from paren_pulse.assets.pricing import weekly_pricing
 from paren_pulse.assets.utilization import weekly_utilization
@@ -262,20 +262,20 @@ def freshness_result(
     blocking=True,
     description="The newest session batch is not older than its expected lag, relative to the week's end.",
 )
-def utilization_sessions_are_fresh(
-    context: dg.AssetCheckExecutionContext, clickhouse: ClickHouseResource
-) -> dg.AssetCheckResult:
+def utilization_sessions_are_fresh(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
+    # The asset recorded the frontier it used; reading it back avoids a second frontier query
+    # and judges exactly the data the week was computed from.
     week = Week.from_key(context.partition_key)
-    frontier = compute.sessions_frontier(clickhouse, near=week.start)
+    covered = partition_materialization(context, weekly_utilization.key).get("sessions_covered_until")
     cfg = reconcile.load_config().freshness
-    age = None if frontier.covered_until is None else max(0, (week.end - frontier.covered_until).days)
+    age = None if not covered else max(0, (week.end - dt.date.fromisoformat(str(covered))).days)
     return freshness_result(
         context.partition_key,
         "sessions",
         age,
         cfg["sessions_warn_days"],
         cfg["sessions_error_days"],
-        frontier.covered_until.isoformat() if frontier.covered_until else None,
+        str(covered) if covered else None,
     )
 
 

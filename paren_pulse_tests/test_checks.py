@@ -166,3 +166,13 @@ def test_malformed_dashboard_export_names_line_and_column(tmp_path: Path, row: s
     path.write_text("week_start,country,segment,metric,value\n" + row + "\n", encoding="utf-8")
     with pytest.raises(SourceError, match=message):
         DashboardExport(path=str(path)).values("utilization", Week.from_key(fixtures.W1))
+
+
+def test_stale_sessions_warn_from_the_frontier_the_asset_used(
+    hand_home: DemoPaths, hand_resources: dict[str, Any], instance: dg.DagsterInstance
+) -> None:
+    # Week 2025-03-31 ends 2025-04-07; the January batch covers up to 2025-02-01: 65 days old,
+    # past the 60-day warning and inside the 90-day error bound.
+    ev = evaluations(run("2025-03-31", hand_resources, instance))["utilization_sessions_are_fresh"]
+    assert not ev.passed and ev.severity == dg.AssetCheckSeverity.WARN
+    assert (ev.metadata["age_days"].value, ev.metadata["frontier"].value) == (65, "2025-02-01")
