@@ -155,15 +155,23 @@ def test_slack_asset_writes_outbox_and_backfills_do_not_post(
     assert not (hand_home.outbox_dir / f"weekly_{fixtures.W1}.json").exists()
 
 
+def run_without_sessions(
+    paths: DemoPaths, resources: dict[str, Any], instance: dg.DagsterInstance
+) -> dg.ExecuteInJobResult:
+    """Week W1 with every session batch removed: a run that fails in weekly_utilization."""
+    for batch in paths.sessions_dir.glob("*.parquet"):
+        batch.unlink()
+    result = dg.materialize(
+        ASSETS, partition_key=fixtures.W1, resources=resources, instance=instance, raise_on_error=False
+    )
+    assert not result.success
+    return result
+
+
 def test_missing_source_fails_with_named_step_and_writes_nothing(
     hand_home: DemoPaths, hand_resources: dict[str, Any], instance: dg.DagsterInstance
 ) -> None:
-    for batch in hand_home.sessions_dir.glob("*.parquet"):
-        batch.unlink()
-    result = dg.materialize(
-        ASSETS, partition_key=fixtures.W1, resources=hand_resources, instance=instance, raise_on_error=False
-    )
-    assert not result.success
+    run_without_sessions(hand_home, hand_resources, instance)
     assert not (hand_home.history_dir / c.UTILIZATION).exists()
     assert not (hand_home.snapshots_dir / f"{fixtures.W1}.json").exists()
 

@@ -61,14 +61,9 @@ def test_failed_run_is_alerted_with_week_and_link(
     hand_home: DemoPaths, hand_resources: dict[str, Any], instance: dg.DagsterInstance
 ) -> None:
     from paren_pulse.sensors import run_failure_alert_sensor
-    from paren_pulse_tests.test_assets import ASSETS
+    from paren_pulse_tests.test_assets import run_without_sessions
 
-    for batch in hand_home.sessions_dir.glob("*.parquet"):
-        batch.unlink()
-    result = dg.materialize(
-        ASSETS, partition_key=fixtures.W1, resources=hand_resources, instance=instance, raise_on_error=False
-    )
-    assert not result.success
+    result = run_without_sessions(hand_home, hand_resources, instance)
     records = instance.all_logs(result.run_id, of_type=dg.DagsterEventType.RUN_FAILURE)
     failure = records[0].dagster_event
     assert failure is not None
