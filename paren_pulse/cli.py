@@ -177,11 +177,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if args.scale <= 0:
         raise ConfigurationError("--scale must be positive (1.0 = Paren's real volume)")
     summary = main_build(pulse_home(), scale=args.scale, seed=args.seed)
-    print(
-        json.dumps(
-            summary.as_dict() if hasattr(summary, "as_dict") else summary.__dict__, indent=2, default=str
-        )
-    )
+    print(json.dumps(summary.as_dict(), indent=2, default=str))
     return EXIT_OK
 
 
